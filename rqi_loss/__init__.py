@@ -1,0 +1,26 @@
+"""rqi_loss: the Relative Quality Index (RQI) as a loss and metric for image super-resolution.
+
+f(A, B) predicts how much better A looks than B (a MOS difference, antisymmetric in intent).
+``RQILoss`` returns -loss_weight * f(SR, GT): minimising it makes SR outputs look better than their GT.
+"""
+
+from __future__ import annotations
+
+from . import functional
+from .factory import create_network
+from .loss import RQILoss
+from .networks import RQINetwork
+from .zoo import PretrainedModel, get_model_record, list_models
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PretrainedModel",
+    "RQILoss",
+    "RQINetwork",
+    "__version__",
+    "create_network",
+    "functional",
+    "get_model_record",
+    "list_models",
+]

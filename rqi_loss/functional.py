@@ -1,0 +1,128 @@
+"""Functional forms of the RQI score and loss; :class:`rqi_loss.RQILoss` calls these.
+
+Sign convention: ``rqi_score`` is f(sr, gt), higher meaning ``sr`` looks better than ``gt``;
+``rqi_loss`` is ``-loss_weight * f(sr, gt)``, so minimising it pushes ``sr`` to look better than ``gt``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .crops import CROP_MODES, crop_offsets, resize_to_min_side, take_crops
+from .networks.base import at_least_float32
+from .inputs import check_image_pair, check_pair_values
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _network_device(network: nn.Module) -> torch.device | None:
+    for tensor in network.parameters():
+        return tensor.device
+    return None
+
+
+def _input_size(network: nn.Module) -> int:
+    size = getattr(network, "input_size", None)
+    if not isinstance(size, int):
+        raise TypeError(
+            f"network {type(network).__name__} must declare an integer `input_size` (its square input side); "
+            f"got {size!r}"
+        )
+    return size
+
+
+def _pair_scores(network: nn.Module, sr: torch.Tensor, gt: torch.Tensor, antisymmetric: bool) -> torch.Tensor:
+    """(M,) scores of crop pairs; the gt side never builds an autograd graph."""
+    if hasattr(network, "extract") and hasattr(network, "compare"):
+        features_sr = network.extract(sr)
+        with torch.no_grad():
+            features_gt = network.extract(gt)
+        scores = network.compare(features_sr, features_gt)
+        if antisymmetric:
+            scores = 0.5 * (scores - network.compare(features_gt, features_sr))
+        return scores
+    gt = gt.detach()
+    scores = network(sr, gt)
+    if antisymmetric:
+        scores = 0.5 * (scores - network(gt, sr))
+    return scores
+
+
+def rqi_score(
+    sr: torch.Tensor,
+    gt: torch.Tensor,
+    network: nn.Module,
+    *,
+    crop: str = "random",
+    num_crops: int = 1,
+    antisymmetric: bool = False,
+    generator: torch.Generator | None = None,
+    check_inputs: bool = True,
+) -> torch.Tensor:
+    """Per-image relative quality f(sr, gt), averaged over aligned crops at the network's input size.
+
+    Args:
+        sr, gt: (N, 3, H, W) float in [0, 1] (1 channel is repeated to 3); H, W >= the network's input size,
+            smaller images are upscaled (both alike) with a warning.
+        network: an RQI network (``input_size``; ``extract``/``compare`` or ``forward(sr, gt)``).
+        crop: "random" (``num_crops`` crops per image from ``generator``), "grid" (fewest overlapping crops
+            covering every pixel) or "center".
+        antisymmetric: return 0.5 * (f(sr, gt) - f(gt, sr)), so that swapping the inputs flips the sign exactly.
+        check_inputs: reject NaN/Inf and [0, 255] data (one host-device sync).
+
+    Returns:
+        (N,) float32 scores; differentiable with respect to ``sr`` only.
+    """
+    if crop not in CROP_MODES:
+        raise ValueError(f"unknown crop {crop!r}; choose one of {', '.join(CROP_MODES)}")
+    if not isinstance(num_crops, int) or isinstance(num_crops, bool) or num_crops < 1:
+        raise ValueError(f"num_crops must be an integer >= 1; got {num_crops!r}")
+    sr, gt = check_image_pair(sr, gt, check_values=False)
+    device = _network_device(network)
+    if device is not None and device != sr.device:
+        raise ValueError(f"inputs are on {sr.device} but the RQI network is on {device}; call .to({str(sr.device)!r})")
+    if check_inputs:
+        check_pair_values(sr, gt)
+    size = _input_size(network)
+    sr, gt = resize_to_min_side(sr, gt, size)
+    n, _, height, width = sr.shape
+    offsets = crop_offsets(n, height, width, size, crop, num_crops, generator)
+    scores = _pair_scores(network, take_crops(sr, offsets, size), take_crops(gt, offsets, size), antisymmetric)
+    return at_least_float32(scores).view(n, offsets.shape[1]).mean(dim=1)
+
+
+def reduce_loss(losses: torch.Tensor, reduction: str, weight: torch.Tensor | None) -> torch.Tensor:
+    """Apply an optional (N,) per-sample ``weight`` then reduce: "mean" -> mean of weighted losses, "sum", "none"."""
+    if weight is not None:
+        if not isinstance(weight, torch.Tensor) or weight.shape != losses.shape:
+            got = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
+            raise ValueError(f"weight must be a tensor of shape {tuple(losses.shape)} (one per sample); got {got}")
+        losses = losses * weight.to(losses)
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "none":
+        return losses
+    raise ValueError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
+
+
+def rqi_loss(
+    sr: torch.Tensor,
+    gt: torch.Tensor,
+    network: nn.Module,
+    *,
+    loss_weight: float = 1.0,
+    reduction: str = "mean",
+    weight: torch.Tensor | None = None,
+    **score_kwargs,
+) -> torch.Tensor:
+    """``-loss_weight * f(sr, gt)``, optionally weighted per sample, reduced over the batch.
+
+    Returns a 0-dim float32 tensor for "mean"/"sum", (N,) for "none". ``score_kwargs`` go to :func:`rqi_score`.
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
+    losses = -loss_weight * rqi_score(sr, gt, network, **score_kwargs)
+    return reduce_loss(losses, reduction, weight)

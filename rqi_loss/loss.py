@@ -1,0 +1,109 @@
+"""``RQILoss``: the negative RQI score as a training loss for super-resolution models."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+from torch import nn
+
+from .crops import CROP_MODES
+from .factory import create_network
+from .functional import REDUCTIONS, rqi_loss
+
+
+class RQILoss(nn.Module):
+    """``-loss_weight * f(sr, gt)`` with a frozen, pretrained RQI network f.
+
+    f(sr, gt) > 0 means the network judges ``sr`` better than ``gt``; minimising the loss therefore pushes the
+    SR output to look better than its ground truth, not merely to copy it.
+
+    Args:
+        model: a zoo name (``rqi_loss.list_models()``) or an ``nn.Module`` following the network contract.
+        loss_weight: positive factor (the paper's lambda = -0.1 is ``loss_weight=0.1``).
+        reduction: "mean" | "sum" | "none" over the batch.
+        crop: "random" | "grid" | "center"; see :func:`rqi_loss.functional.rqi_score`.
+        num_crops: random crops per image.
+        antisymmetric: use 0.5 * (f(sr, gt) - f(gt, sr)).
+        seed: seed of the loss's private crop generator (the global RNG is never touched).
+        pretrained, checkpoint_path: passed to :func:`rqi_loss.create_network` when ``model`` is a name.
+        check_inputs: reject NaN/Inf and [0, 255] inputs (one host-device sync per call).
+
+    Shapes: ``sr``, ``gt`` (N, 3, H, W) in [0, 1], H, W >= the network's input size (224); optional
+    ``weight`` (N,). Returns a 0-dim float32 tensor ("mean"/"sum") or (N,) ("none").
+    """
+
+    higher_is_better = False
+    is_differentiable = True
+
+    def __init__(
+        self,
+        model: str | nn.Module = "maniqa-pipal",
+        *,
+        loss_weight: float = 1.0,
+        reduction: str = "mean",
+        crop: str = "random",
+        num_crops: int = 1,
+        antisymmetric: bool = False,
+        seed: int | None = None,
+        pretrained: bool = True,
+        checkpoint_path: str | os.PathLike | None = None,
+        check_inputs: bool = True,
+    ) -> None:
+        super().__init__()
+        if isinstance(loss_weight, bool) or not isinstance(loss_weight, (int, float)) or not math.isfinite(loss_weight) or loss_weight < 0:
+            raise ValueError(
+                f"loss_weight must be a finite number >= 0 (the minus sign is built in); got {loss_weight!r}"
+            )
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
+        if crop not in CROP_MODES:
+            raise ValueError(f"unknown crop {crop!r}; choose one of {', '.join(CROP_MODES)}")
+        if isinstance(num_crops, bool) or not isinstance(num_crops, int) or num_crops < 1:
+            raise ValueError(f"num_crops must be an integer >= 1; got {num_crops!r}")
+        if isinstance(model, str):
+            network = create_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
+        elif isinstance(model, nn.Module):
+            network = model
+        else:
+            raise TypeError(f"model must be a zoo name or an nn.Module; got {type(model).__name__}")
+        self.network = network.requires_grad_(False).eval()
+        self.loss_weight = float(loss_weight)
+        self.reduction = reduction
+        self.crop = crop
+        self.num_crops = num_crops
+        self.antisymmetric = antisymmetric
+        self.check_inputs = check_inputs
+        self.generator = torch.Generator()
+        if seed is None:
+            self.generator.seed()
+        else:
+            self.generator.manual_seed(int(seed))
+
+    def train(self, mode: bool = True) -> "RQILoss":
+        """Switch this module's mode; the judge network stays in eval mode whatever ``mode`` is."""
+        super().train(mode)
+        self.network.eval()
+        return self
+
+    def forward(self, sr: torch.Tensor, gt: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        return rqi_loss(
+            sr,
+            gt,
+            self.network,
+            loss_weight=self.loss_weight,
+            reduction=self.reduction,
+            weight=weight,
+            crop=self.crop,
+            num_crops=self.num_crops,
+            antisymmetric=self.antisymmetric,
+            generator=self.generator,
+            check_inputs=self.check_inputs,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"loss_weight={self.loss_weight}, reduction={self.reduction!r}, crop={self.crop!r}, "
+            f"num_crops={self.num_crops}, antisymmetric={self.antisymmetric}"
+        )

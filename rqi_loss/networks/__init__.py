@@ -1,0 +1,23 @@
+"""RQI network architectures, keyed by the ``architecture`` name stored in configs."""
+
+from __future__ import annotations
+
+from .base import RQINetwork
+from .maniqa import MANIQARQI, MANIQARQIConfig
+from .state_dict import load_network_state
+
+ARCHITECTURES: dict[str, type[RQINetwork]] = {MANIQARQI.architecture: MANIQARQI}
+
+
+def build_network(architecture: str, config: dict) -> RQINetwork:
+    """Instantiate a randomly initialised network of ``architecture`` with ``config`` (constructor kwargs)."""
+    try:
+        cls = ARCHITECTURES[architecture]
+    except KeyError:
+        raise KeyError(
+            f"unknown architecture {architecture!r}; available: {', '.join(sorted(ARCHITECTURES))}"
+        ) from None
+    return cls(**config)
+
+
+__all__ = ["ARCHITECTURES", "MANIQARQI", "MANIQARQIConfig", "RQINetwork", "build_network", "load_network_state"]

@@ -1,0 +1,65 @@
+"""The network contract every RQI network follows.
+
+``net(sr, gt)`` takes float tensors (N, 3, S, S) in [0, 1], RGB, S = ``net.input_size``, and returns (N,)
+float32 scores f(sr, gt) (float64 for a float64 network): the predicted quality of ``sr`` relative to ``gt`` (``higher_is_better``: positive
+means ``sr`` looks better). The work is split so each image's features can be computed once:
+``extract(x)`` -> features, ``compare(features_a, features_b)`` -> scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+
+def at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """Half-precision tensors to float32; float32 and float64 unchanged (keeps float64 gradchecks exact)."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+class RQINetwork(nn.Module):
+    """Base class: input normalisation, the extract/compare split and the checkpoint key allow-list."""
+
+    higher_is_better: ClassVar[bool] = True
+    architecture: ClassVar[str] = ""
+
+    def __init__(self, input_size: int, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise ValueError(f"mean and std need 3 values each, std > 0; got mean={list(mean)}, std={list(std)}")
+        self.input_size = int(input_size)
+        # Not persistent: normalisation is configuration, not a weight, and keeps checkpoint keys unchanged.
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments, JSON-serialisable; ``type(self)(**config)`` rebuilds the architecture."""
+        raise NotImplementedError
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) in [0, 1] -> the network's input space."""
+        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of normalised images; subclasses implement this."""
+        raise NotImplementedError
+
+    def compare(self, features_a: torch.Tensor, features_b: torch.Tensor) -> torch.Tensor:
+        """(N,) float32 relative quality of a against b from their features; subclasses implement this."""
+        raise NotImplementedError
+
+    def extract(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) images in [0, 1] -> features for :meth:`compare`."""
+        return self.features(self.normalize(x))
+
+    def forward(self, sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        """(N,) float32 f(sr, gt); both (N, 3, S, S) in [0, 1]."""
+        return self.compare(self.extract(sr), self.extract(gt))
+
+    def is_unused_checkpoint_key(self, key: str) -> bool:
+        """True for keys that published checkpoints carry but this network never uses (accepted, dropped)."""
+        return False

@@ -1,0 +1,44 @@
+"""The public surface: names that must not disappear, light imports, README and CI in agreement."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import rqi_loss
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_public_names():
+    expected = {
+        "PretrainedModel",
+        "RQILoss",
+        "RQINetwork",
+        "create_network",
+        "functional",
+        "get_model_record",
+        "list_models",
+    }
+    assert expected <= set(rqi_loss.__all__)
+    for name in expected:
+        assert hasattr(rqi_loss, name), name
+    assert callable(rqi_loss.functional.rqi_loss) and callable(rqi_loss.functional.rqi_score)
+
+
+def test_import_is_light():
+    code = (
+        "import sys, rqi_loss; heavy = [m for m in ('basicsr', 'timm', 'torchvision', 'rqi', 'cv2') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_readme_test_command_is_what_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"Run the tests.*?```bash\n(.+?)\n```", readme, re.S)
+    assert block, "README lost its test command"
+    assert block.group(1).strip() in (ROOT / ".ci" / "run").read_text()

@@ -1,0 +1,105 @@
+"""Bad input gets an error that names the argument, what was received and the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rqi_loss import RQILoss
+
+
+@pytest.fixture
+def loss(tiny_network):
+    return RQILoss(tiny_network, seed=0)
+
+
+def _pair(shape=(1, 3, 32, 32)):
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(shape, generator=g), torch.rand(shape, generator=g)
+
+
+def test_non_tensor(loss):
+    sr, gt = _pair()
+    with pytest.raises(TypeError, match=r"sr must be a torch.Tensor .* got ndarray"):
+        loss(np.zeros((1, 3, 32, 32)), gt)
+
+
+def test_wrong_ndim(loss):
+    sr, gt = _pair()
+    with pytest.raises(ValueError, match=r"gt must have 4 dimensions .* got shape \(3, 32, 32\).*unsqueeze"):
+        loss(sr, gt[0])
+
+
+def test_wrong_channels(loss):
+    sr, gt = _pair((1, 4, 32, 32))
+    with pytest.raises(ValueError, match=r"sr must have 3 \(RGB\) or 1 .* got shape \(1, 4, 32, 32\)"):
+        loss(sr, gt)
+
+
+def test_grey_is_repeated(loss, tiny_network):
+    sr, gt = _pair((1, 1, 32, 32))
+    expected = -tiny_network(sr.expand(-1, 3, -1, -1), gt.expand(-1, 3, -1, -1)).mean()
+    torch.testing.assert_close(loss(sr, gt), expected)
+
+
+def test_shape_mismatch(loss):
+    sr, _ = _pair()
+    with pytest.raises(ValueError, match=r"same shape; got sr \(1, 3, 32, 32\) and gt \(1, 3, 40, 32\)"):
+        loss(sr, torch.rand(1, 3, 40, 32))
+
+
+def test_device_mismatch(loss):
+    sr, gt = _pair()
+    with pytest.raises(ValueError, match=r"sr is on cpu but gt is on meta"):
+        loss(sr, gt.to("meta"))
+
+
+def test_integer_dtype(loss):
+    sr, gt = _pair()
+    with pytest.raises(TypeError, match=r"sr has dtype torch.uint8; .*float\(\) / 255"):
+        loss((sr * 255).to(torch.uint8), gt)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite(loss, bad):
+    sr, gt = _pair()
+    gt[0, 0, 0, 0] = bad
+    with pytest.raises(ValueError, match="gt contains NaN or Inf"):
+        loss(sr, gt)
+
+
+def test_0_255_range(loss):
+    sr, gt = _pair()
+    with pytest.raises(ValueError, match=r"sr has values up to 25\d\.\d: it looks like \[0, 255\]"):
+        loss(sr * 255, gt)
+
+
+def test_slightly_outside_range_is_used_as_is(loss, tiny_network):
+    sr, gt = _pair()
+    sr = sr * 1.1 - 0.05  # unclamped SR output
+    torch.testing.assert_close(loss(sr, gt), -tiny_network(sr, gt).mean())
+
+
+def test_unknown_options(tiny_network):
+    with pytest.raises(ValueError, match="unknown crop 'rand'; choose one of random, grid, center"):
+        RQILoss(tiny_network, crop="rand")
+    with pytest.raises(ValueError, match="unknown reduction 'avg'; choose one of mean, sum, none"):
+        RQILoss(tiny_network, reduction="avg")
+    with pytest.raises(ValueError, match="num_crops must be an integer >= 1; got 0"):
+        RQILoss(tiny_network, num_crops=0)
+    with pytest.raises(ValueError, match="loss_weight must be a finite number >= 0"):
+        RQILoss(tiny_network, loss_weight=-0.1)
+    with pytest.raises(TypeError, match="model must be a zoo name or an nn.Module; got int"):
+        RQILoss(3)
+
+
+def test_unknown_model_name():
+    with pytest.raises(KeyError, match="unknown model 'maniqa-pipa'; available: .*maniqa-pipal"):
+        RQILoss("maniqa-pipa")
+
+
+def test_network_on_other_device(tiny_network):
+    loss = RQILoss(tiny_network)
+    with pytest.raises(ValueError, match=r"inputs are on meta but the RQI network is on cpu; call .to\('meta'\)"):
+        loss(torch.rand(1, 3, 32, 32, device="meta"), torch.rand(1, 3, 32, 32, device="meta"))
