@@ -7,7 +7,8 @@ f(A, B) predicts how much better A looks than B (a MOS difference, antisymmetric
 from __future__ import annotations
 
 from . import functional
-from .factory import create_network
+from .factory import create_network, load_network
+from .hub import ChecksumError, WeightsError
 from .loss import RQILoss
 from .networks import RQINetwork
 from .zoo import PretrainedModel, get_model_record, list_models
@@ -15,6 +16,7 @@ from .zoo import PretrainedModel, get_model_record, list_models
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChecksumError",
     "PretrainedModel",
     "RQILoss",
     "RQINetwork",
@@ -23,4 +25,6 @@ __all__ = [
     "functional",
     "get_model_record",
     "list_models",
+    "load_network",
+    "WeightsError",
 ]

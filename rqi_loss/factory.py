@@ -1,31 +1,91 @@
-"""``create_network``: a zoo name (or a local checkpoint) -> a frozen, eval-mode RQI network."""
+"""``create_network``: a zoo name, an 'hf-hub:' name or a local checkpoint -> a frozen, eval-mode RQI network."""
 
 from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
-from .networks import RQINetwork, build_network
-from .zoo import get_model_record
+from .checkpoints import WEIGHTS_FILE, CONFIG_FILE, read_folder_config, read_state_file
+from .hub import hub_file, parse_hub_name
+from .networks import RQINetwork, build_network, load_network_state
+from .zoo import PretrainedModel, get_model_record
 
 logger = logging.getLogger(__name__)
+
+HUB_PREFIX = "hf-hub:"
+
+
+def _network_from_folder(folder: Path, *, source: str) -> RQINetwork:
+    meta = read_folder_config(folder)
+    network = build_network(meta["architecture"], meta["config"])
+    load_network_state(network, read_state_file(folder / WEIGHTS_FILE), source=source)
+    return network
+
+
+def _check_folder_matches(folder: Path, record: PretrainedModel) -> None:
+    meta = read_folder_config(folder)
+    expected = build_network(record.architecture, dict(record.config)).config
+    if meta["architecture"] != record.architecture or meta["config"] != expected:
+        differing = sorted(k for k in set(expected) | set(meta["config"]) if expected.get(k) != meta["config"].get(k))
+        raise ValueError(
+            f"checkpoint folder {str(folder)!r} holds a {meta['architecture']!r} network whose config differs from "
+            f"model {record.name!r} in {differing or ['architecture']}; load it as it is with "
+            "rqi_loss.load_network(folder)"
+        )
+
+
+def _record_weights(record: PretrainedModel, checkpoint_path: str | os.PathLike | None) -> tuple[dict, str]:
+    """(state dict, description of its source) for a zoo record, from ``checkpoint_path`` or the record's source."""
+    if checkpoint_path is not None:
+        path = Path(checkpoint_path)
+        if path.is_dir():
+            _check_folder_matches(path, record)
+            return read_state_file(path / WEIGHTS_FILE), str(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint_path {str(path)!r} does not exist")
+        return read_state_file(path), str(path)
+    if record.checkpoint_format == "package_folder":
+        folder = Path(__file__).parent / record.filename
+        return read_state_file(folder / WEIGHTS_FILE), f"package data {record.filename}"
+    path = hub_file(record.name, record.repo_id, record.filename, record.revision, record.sha256)
+    return read_state_file(path), f"{record.repo_id}@{record.revision}/{record.filename}"
+
+
+def load_network(folder: str | os.PathLike) -> RQINetwork:
+    """A network from a local folder in our Hub layout (config.json + model.safetensors), frozen, eval mode."""
+    folder = Path(folder)
+    return _network_from_folder(folder, source=str(folder)).requires_grad_(False).eval()
 
 
 def create_network(
     name: str, *, pretrained: bool = True, checkpoint_path: str | os.PathLike | None = None
 ) -> RQINetwork:
-    """Build the RQI network registered as ``name`` (see :func:`rqi_loss.list_models`).
+    """Build an RQI network, frozen (no parameter requires grad) and in eval mode.
 
-    ``pretrained=False`` gives random weights (for tests and training). The network is returned in eval mode
-    with ``requires_grad`` off on every parameter.
+    Args:
+        name: a zoo name (:func:`rqi_loss.list_models`), or ``"hf-hub:org/repo[@revision]"`` for a folder in
+            our Hub layout (config.json + model.safetensors), loaded strictly.
+        pretrained: ``False`` gives random weights (tests, training from scratch).
+        checkpoint_path: a local ``.pt``/``.pth``/``.safetensors`` file or Hub-layout folder to load instead of
+            downloading (for machines without internet).
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a model name string; got {type(name).__name__}")
-    record = get_model_record(name)
-    network = build_network(record.architecture, dict(record.config))
-    if checkpoint_path is not None or pretrained:
-        raise RuntimeError(
-            f"pretrained weights for {name!r} (Hub repo {record.repo_id}, file {record.filename}) cannot be "
-            "loaded by this version; use pretrained=False for a randomly initialised network"
-        )
+    if name.startswith(HUB_PREFIX):
+        if checkpoint_path is not None:
+            raise ValueError(f"model {name!r}: pass either an 'hf-hub:' name or checkpoint_path, not both")
+        repo_id, revision = parse_hub_name(name)
+        config_path = hub_file(name, repo_id, CONFIG_FILE, revision)
+        # The weights come from the commit the config came from, even when `revision` is a branch.
+        commit = config_path.parent.name if config_path.parent.parent.name == "snapshots" else revision
+        hub_file(name, repo_id, WEIGHTS_FILE, commit)
+        network = _network_from_folder(config_path.parent, source=name)
+    else:
+        record = get_model_record(name)
+        network = build_network(record.architecture, dict(record.config))
+        if pretrained or checkpoint_path is not None:
+            state, source = _record_weights(record, checkpoint_path)
+            load_network_state(network, state, source=source)
+            logger.info("loaded %s weights from %s", name, source)
     return network.requires_grad_(False).eval()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -80,6 +81,19 @@ class RQILoss(nn.Module):
             self.generator.seed()
         else:
             self.generator.manual_seed(int(seed))
+
+    @classmethod
+    def from_pretrained(cls, repo_id: str, *, revision: str | None = None, **kwargs) -> "RQILoss":
+        """An RQILoss around the network published in our Hub layout at ``repo_id`` (e.g. "org/repo").
+
+        ``revision``: branch, tag or 40-hex commit (pin it for reproducible training). ``kwargs`` go to RQILoss.
+        """
+        name = f"hf-hub:{repo_id}" + (f"@{revision}" if revision else "")
+        return cls(create_network(name), **kwargs)
+
+    def save_pretrained(self, folder: str | os.PathLike, **metadata) -> Path:
+        """Save the judge network in our Hub layout; see :meth:`rqi_loss.RQINetwork.save_pretrained`."""
+        return self.network.save_pretrained(folder, **metadata)
 
     def train(self, mode: bool = True) -> "RQILoss":
         """Switch this module's mode; the judge network stays in eval mode whatever ``mode`` is."""

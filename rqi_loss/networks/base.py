@@ -8,7 +8,9 @@ means ``sr`` looks better). The work is split so each image's features can be co
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -59,6 +61,17 @@ class RQINetwork(nn.Module):
     def forward(self, sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
         """(N,) float32 f(sr, gt); both (N, 3, S, S) in [0, 1]."""
         return self.compare(self.extract(sr), self.extract(gt))
+
+    def save_pretrained(self, folder: str | os.PathLike, **metadata: Any) -> Path:
+        """Write this network in our Hub layout (config.json + model.safetensors + README.md), atomically.
+
+        ``metadata``: ``name``, ``description``, ``provenance`` (dict), ``card`` (model card text), ``dtype``
+        ("float32" | "float16" | "bfloat16" storage). Load it back with ``create_network('hf-hub:...')`` after
+        uploading, or ``rqi_loss.load_network(folder)``.
+        """
+        from ..checkpoints import write_folder
+
+        return write_folder(folder, architecture=self.architecture, config=self.config, state=self.state_dict(), **metadata)
 
     def is_unused_checkpoint_key(self, key: str) -> bool:
         """True for keys that published checkpoints carry but this network never uses (accepted, dropped)."""

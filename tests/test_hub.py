@@ -1,0 +1,191 @@
+"""Weights through the real huggingface_hub client against a local Hub on 127.0.0.1 (tests/hub_server.py).
+
+Every scenario runs in a fresh process with HF_ENDPOINT/HF_HOME/HF_HUB_CACHE set before huggingface_hub is
+imported; proxies are unset and nothing can reach the real Hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import TINY_MANIQA, make_tiny_network
+from hub_client import fixed_pair
+from hub_server import FakeHub
+
+CLIENT = Path(__file__).with_name("hub_client.py")
+REPO = "org/tiny-rqi"
+
+
+def pickle_bytes(state: dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def expected_score(network) -> float:
+    sr, gt = fixed_pair(network.input_size)
+    with torch.no_grad():
+        return network(sr, gt).item()
+
+
+def tiny_record(revision: str = "main", sha256: str | None = None, repo_id: str = REPO, filename: str = "rqi_weights.pt"):
+    return dict(
+        name="tiny-test",
+        description="tiny test network",
+        architecture="maniqa_rqi",
+        config=TINY_MANIQA,
+        repo_id=repo_id,
+        filename=filename,
+        revision=revision,
+        sha256=sha256,
+        checkpoint_format="state_dict_pickle",
+        license="test",
+        citation="test",
+    )
+
+
+@pytest.fixture
+def hub():
+    server = FakeHub()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hf_env(tmp_path, hub):
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and not k.startswith("HF_")}
+    env.update(
+        HF_ENDPOINT=hub.endpoint,
+        HF_HOME=str(tmp_path / "hf_home"),
+        HF_HUB_CACHE=str(tmp_path / "hf_cache"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")]),
+    )
+    return env
+
+
+def run_client(env: dict, **spec) -> dict:
+    result = subprocess.run(
+        [sys.executable, str(CLIENT), json.dumps(spec)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def tiny_weights():
+    network = make_tiny_network(seed=5)
+    state = dict(network.state_dict())
+    state["vit.head.weight"] = torch.zeros(10, TINY_MANIQA["vit_width"])  # carried, unused, like the authors'
+    data = pickle_bytes(state)
+    return network, data, hashlib.sha256(data).hexdigest()
+
+
+def test_first_download_then_cache(hub, hf_env, tiny_weights):
+    network, data, digest = tiny_weights
+    commit = hub.add_commit(REPO, {"rqi_weights.pt": data})
+    first = run_client(hf_env, register=tiny_record("main", digest), action="loss", name="tiny-test")
+    assert first["ok"] and first["score"] == pytest.approx(expected_score(network), abs=1e-6)
+    assert hub.requests_for("rqi_weights.pt") == ["HEAD", "GET"]
+
+    hub.log.clear()  # a cached, pinned 40-hex revision needs no request at all
+    again = run_client(hf_env, register=tiny_record(commit, digest), action="loss", name="tiny-test")
+    assert again == first and hub.log == []
+
+    offline = run_client({**hf_env, "HF_HUB_OFFLINE": "1"}, register=tiny_record("main"), action="loss", name="tiny-test")
+    assert offline == first and hub.log == []
+
+
+def test_offline_and_not_cached(hf_env):
+    result = run_client({**hf_env, "HF_HUB_OFFLINE": "1"}, register=tiny_record(), action="loss", name="tiny-test")
+    assert result["type"] == "WeightsError"
+    assert "model 'tiny-test'" in result["message"] and REPO in result["message"]
+    assert "not in the local Hub cache" in result["message"] and "checkpoint_path" in result["message"]
+
+
+@pytest.mark.parametrize(
+    "record, phrase",
+    [
+        (tiny_record(repo_id="org/missing"), "Hub repo 'org/missing' not found"),
+        (tiny_record(filename="nope.pt"), "file 'nope.pt' not found in Hub repo 'org/tiny-rqi'"),
+        (tiny_record(revision="v9"), "revision 'v9' does not exist in Hub repo 'org/tiny-rqi'"),
+    ],
+    ids=["repo", "file", "revision"],
+)
+def test_missing_repo_file_revision(hub, hf_env, tiny_weights, record, phrase):
+    hub.add_commit(REPO, {"rqi_weights.pt": tiny_weights[1]})
+    result = run_client(hf_env, register=record, action="loss", name="tiny-test")
+    assert result["type"] == "WeightsError" and phrase in result["message"], result
+
+
+def test_corrupt_file_of_right_size_is_caught(hub, hf_env, tiny_weights, tmp_path):
+    _, data, digest = tiny_weights
+    hub.add_commit(REPO, {"rqi_weights.pt": data})
+    hub.faults[(REPO, "rqi_weights.pt")] = "corrupt"
+    result = run_client(hf_env, register=tiny_record(sha256=digest), action="loss", name="tiny-test")
+    assert result["type"] == "ChecksumError" and "sha256" in result["message"] and "twice" in result["message"]
+    assert hub.requests_for("rqi_weights.pt").count("GET") == 2  # downloaded once more before failing
+    blobs = list((tmp_path / "hf_cache").rglob("blobs/*"))
+    assert blobs == []  # nothing corrupt left in the cache
+
+
+def test_dropped_connection(hub, hf_env, tiny_weights):
+    hub.add_commit(REPO, {"rqi_weights.pt": tiny_weights[1]})
+    hub.faults[(REPO, "rqi_weights.pt")] = "drop"
+    result = run_client(hf_env, register=tiny_record(), action="loss", name="tiny-test")
+    assert result["type"] == "WeightsError" and "connection failed" in result["message"], result
+    assert "checkpoint_path" in result["message"]
+
+
+def _hub_folder_files(network, tmp_path: Path, tag: str) -> dict[str, bytes]:
+    folder = network.save_pretrained(tmp_path / tag, name="tiny", description=tag)
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_hf_hub_names_with_revisions(hub, hf_env, tmp_path):
+    old, new = make_tiny_network(seed=1), make_tiny_network(seed=2)
+    old_commit = hub.add_commit("org/folder", _hub_folder_files(old, tmp_path, "old"))
+    hub.add_commit("org/folder", _hub_folder_files(new, tmp_path, "new"))
+    latest = run_client(hf_env, action="create", name="hf-hub:org/folder")
+    pinned = run_client(hf_env, action="create", name=f"hf-hub:org/folder@{old_commit}")
+    via_loss = run_client(hf_env, action="from_pretrained", name="org/folder", kwargs={"revision": old_commit})
+    assert latest["score"] == pytest.approx(expected_score(new), abs=1e-6)
+    assert pinned["score"] == pytest.approx(expected_score(old), abs=1e-6)
+    assert via_loss == pinned
+
+
+def test_hf_hub_folder_without_config_is_an_error(hub, hf_env, tmp_path):
+    files = _hub_folder_files(make_tiny_network(), tmp_path, "x")
+    del files["config.json"]
+    hub.add_commit("org/noconfig", files)
+    result = run_client(hf_env, action="create", name="hf-hub:org/noconfig")
+    assert result["type"] == "WeightsError" and "'config.json' not found" in result["message"]
+
+
+def test_ddp_rank_zero_downloads_once(hub, hf_env, tiny_weights):
+    network, data, digest = tiny_weights
+    hub.add_commit(REPO, {"rqi_weights.pt": data})
+    result = run_client(hf_env, register=tiny_record(sha256=digest), action="loss", name="tiny-test", ddp=2)
+    scores = [r["score"] for r in result["ranks"]]
+    assert scores == pytest.approx([expected_score(network)] * 2, abs=1e-6)
+    assert hub.requests_for("rqi_weights.pt") == ["HEAD", "GET"]  # rank 1 read the cache only
+
+
+def test_pin_printing_script(hub, hf_env, tiny_weights):
+    commit = hub.add_commit("shaolin999/rqi", {"rqi_weights.pt": tiny_weights[1]})
+    script = Path(__file__).parents[1] / "weights" / "print_pins.py"
+    out = subprocess.run([sys.executable, str(script)], env=hf_env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f'revision="{commit}"' in out.stdout and f'sha256="{tiny_weights[2]}"' in out.stdout
