@@ -11,7 +11,9 @@ from torch import nn
 
 from .crops import CROP_MODES
 from .factory import create_network
+from .amp import check_amp, judge_autocast
 from .functional import REDUCTIONS, rqi_loss
+from .networks.base import at_least_float32
 
 
 class RQILoss(nn.Module):
@@ -30,6 +32,8 @@ class RQILoss(nn.Module):
         seed: seed of the loss's private crop generator (the global RNG is never touched).
         pretrained, checkpoint_path: passed to :func:`rqi_loss.create_network` when ``model`` is a name.
         check_inputs: reject NaN/Inf and [0, 255] inputs (one host-device sync per call).
+        amp: None (fp32) | "bf16" | "fp16" | "auto": autocast for the network's forward and backward ("auto":
+            bf16 where the GPU supports it, else fp16; fp32 on CPU). The returned loss is float32.
 
     Shapes: ``sr``, ``gt`` (N, 3, H, W) in [0, 1], H, W >= the network's input size (224); optional
     ``weight`` (N,). Returns a 0-dim float32 tensor ("mean"/"sum") or (N,) ("none").
@@ -51,6 +55,7 @@ class RQILoss(nn.Module):
         pretrained: bool = True,
         checkpoint_path: str | os.PathLike | None = None,
         check_inputs: bool = True,
+        amp: str | None = None,
     ) -> None:
         super().__init__()
         if isinstance(loss_weight, bool) or not isinstance(loss_weight, (int, float)) or not math.isfinite(loss_weight) or loss_weight < 0:
@@ -76,6 +81,8 @@ class RQILoss(nn.Module):
         self.num_crops = num_crops
         self.antisymmetric = antisymmetric
         self.check_inputs = check_inputs
+        check_amp(amp)
+        self.amp = amp
         self.generator = torch.Generator()
         if seed is None:
             self.generator.seed()
@@ -102,22 +109,25 @@ class RQILoss(nn.Module):
         return self
 
     def forward(self, sr: torch.Tensor, gt: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return rqi_loss(
-            sr,
-            gt,
-            self.network,
-            loss_weight=self.loss_weight,
-            reduction=self.reduction,
-            weight=weight,
-            crop=self.crop,
-            num_crops=self.num_crops,
-            antisymmetric=self.antisymmetric,
-            generator=self.generator,
-            check_inputs=self.check_inputs,
-        )
+        device = sr.device if isinstance(sr, torch.Tensor) else torch.device("cpu")
+        with judge_autocast(self.amp, device):
+            value = rqi_loss(
+                sr,
+                gt,
+                self.network,
+                loss_weight=self.loss_weight,
+                reduction=self.reduction,
+                weight=weight,
+                crop=self.crop,
+                num_crops=self.num_crops,
+                antisymmetric=self.antisymmetric,
+                generator=self.generator,
+                check_inputs=self.check_inputs,
+            )
+        return at_least_float32(value)
 
     def extra_repr(self) -> str:
         return (
             f"loss_weight={self.loss_weight}, reduction={self.reduction!r}, crop={self.crop!r}, "
-            f"num_crops={self.num_crops}, antisymmetric={self.antisymmetric}"
+            f"num_crops={self.num_crops}, antisymmetric={self.antisymmetric}, amp={self.amp!r}"
         )

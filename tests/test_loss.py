@@ -151,3 +151,19 @@ def test_plain_forward_module_is_accepted(tiny_network, image_pair):
     sr, gt = image_pair
     expected = RQILoss(tiny_network, crop="center")(sr, gt)
     torch.testing.assert_close(RQILoss(ForwardOnly(), crop="center")(sr, gt), expected)
+
+
+def test_bf16_autocast_on_cpu_returns_float32(tiny_network, image_pair):
+    sr = image_pair[0].clone().requires_grad_(True)
+    fp32 = RQILoss(tiny_network, crop="center")(sr, image_pair[1])
+    bf16 = RQILoss(tiny_network, crop="center", amp="bf16")(sr, image_pair[1])
+    assert bf16.dtype == torch.float32 and torch.isfinite(bf16)
+    assert abs(bf16.item() - fp32.item()) <= 0.05 * abs(fp32.item()) + 0.02
+    bf16.backward()
+    assert torch.isfinite(sr.grad).all() and sr.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="unknown amp 'fp8'"):
+        RQILoss(tiny_network, amp="fp8")
+    with pytest.raises(ValueError, match="amp='fp16' needs a CUDA device"):
+        RQILoss(tiny_network, amp="fp16")(*image_pair)
+    auto = RQILoss(tiny_network, crop="center", amp="auto")(*image_pair)  # fp32 on the CPU
+    torch.testing.assert_close(auto, RQILoss(tiny_network, crop="center")(*image_pair))
