@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from .checkpoints import WEIGHTS_FILE, CONFIG_FILE, read_folder_config, read_state_file
-from .hub import hub_file, parse_hub_name
+from .hub import ChecksumError, WeightsError, file_sha256, hub_file, parse_hub_name
 from .networks import RQINetwork, build_network, load_network_state
 from .zoo import PretrainedModel, get_model_record
 
@@ -46,8 +46,14 @@ def _record_weights(record: PretrainedModel, checkpoint_path: str | os.PathLike 
             raise FileNotFoundError(f"checkpoint_path {str(path)!r} does not exist")
         return read_state_file(path), str(path)
     if record.checkpoint_format == "package_folder":
-        folder = Path(__file__).parent / record.filename
-        return read_state_file(folder / WEIGHTS_FILE), f"package data {record.filename}"
+        path = Path(__file__).parent / record.filename / WEIGHTS_FILE
+        if not path.is_file():
+            raise WeightsError(
+                f"model {record.name!r}: package data {path} is missing; reinstall rqi_loss (the file ships in the wheel)"
+            )
+        if record.sha256 is not None and file_sha256(path) != record.sha256:
+            raise ChecksumError(f"model {record.name!r}: package data {path} does not match its sha256; reinstall rqi_loss")
+        return read_state_file(path), f"package data {record.filename}"
     path = hub_file(record.name, record.repo_id, record.filename, record.revision, record.sha256)
     return read_state_file(path), f"{record.repo_id}@{record.revision}/{record.filename}"
 

@@ -1,0 +1,126 @@
+"""CompactRQI: a small CNN that compares multi-scale band statistics of two images.
+
+Input (N, 3, S, S) in [0, 1] (S = ``input_size``, a multiple of 2**levels); output (N,) float32.
+Each image is mapped to a luma/chroma space (a learned 1x1 conv starting at YCbCr) and split into a
+Laplacian pyramid (fixed 5-tap binomial blur, ``levels`` band-pass levels plus the low-pass rest). On every
+band a learned 3x3 conv gives ``width`` feature maps. Per band and image the head sees the log mean absolute
+band energy, the log mean absolute conv response of each image and of their difference; the low-pass level
+adds per-channel means and log standard deviations. A LayerNorm and an MLP g turn these into a score;
+with ``antisymmetric=True`` (default) f(a, b) = g(a, b) - g(b, a), so f(a, b) = -f(b, a) and f(a, a) = 0
+hold exactly, by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import RQINetwork, at_least_float32
+
+_EPS = 1e-3  # keeps log-statistics finite for flat regions and identical images
+_YCBCR = ((0.299, 0.587, 0.114), (-0.169, -0.331, 0.5), (0.5, -0.419, -0.081))
+
+
+@dataclass(frozen=True)
+class CompactRQIConfig:
+    input_size: int = 128
+    levels: int = 5
+    width: int = 16
+    hidden: int = 128
+    dropout: float = 0.1
+    antisymmetric: bool = True
+    mean: tuple[float, ...] = (0.5, 0.5, 0.5)
+    std: tuple[float, ...] = (0.5, 0.5, 0.5)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "CompactRQIConfig":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise TypeError(f"unknown CompactRQI config keys {unknown}; valid keys: {sorted(known)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def _binomial_blur(x: torch.Tensor) -> torch.Tensor:
+    """Separable [1, 4, 6, 4, 1] / 16 blur with reflect padding, as sums of shifted slices (much faster on
+    the CPU than a grouped convolution, forward and backward)."""
+    taps = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
+    h, w = x.shape[-2:]
+    x = F.pad(x, (2, 2, 2, 2), mode="reflect")
+    x = sum(t * x[..., :, i : i + w] for i, t in enumerate(taps))
+    return sum(t * x[..., i : i + h, :] for i, t in enumerate(taps))
+
+
+def laplacian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """``levels`` band-pass images (fine to coarse) followed by the low-pass rest."""
+    bands = []
+    for _ in range(levels):
+        low = _binomial_blur(x)
+        bands.append(x - low)
+        x = F.avg_pool2d(low, 2)
+    return bands + [x]
+
+
+class CompactRQI(RQINetwork):
+    """See the module docstring. ``features`` returns the pyramid bands and their conv responses."""
+
+    architecture = "rqi_cnn"
+
+    def __init__(self, **config: Any) -> None:
+        cfg = CompactRQIConfig.from_dict(config)
+        super().__init__(cfg.input_size, cfg.mean, cfg.std)
+        if cfg.input_size % (2**cfg.levels):
+            raise ValueError(f"input_size {cfg.input_size} must be a multiple of 2**levels = {2**cfg.levels}")
+        self.cfg = cfg
+        self.colour = nn.Conv2d(3, 3, 1, bias=False)
+        with torch.no_grad():
+            self.colour.weight.copy_(torch.tensor(_YCBCR).view(3, 3, 1, 1))
+        self.band_convs = nn.ModuleList(nn.Conv2d(3, cfg.width, 3, padding=1) for _ in range(cfg.levels))
+        stats = cfg.levels * (2 * 3 + 3 * cfg.width) + 4 * 3
+        self.head = nn.Sequential(
+            nn.LayerNorm(stats),
+            nn.Linear(stats, cfg.hidden),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.hidden, 1),
+        )
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()}
+
+    def features(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """[(band, conv response)] per level, then (low-pass rest, None)."""
+        pyramid = laplacian_pyramid(self.colour(x), self.cfg.levels)
+        responses = [F.leaky_relu(conv(band), 0.2) for conv, band in zip(self.band_convs, pyramid)]
+        return list(zip(pyramid, responses + [None]))
+
+    @staticmethod
+    def _statistics(features_a, features_b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(per-image stats of a, of b, shared stats of the pair): log mean absolute band energy and conv
+        response per level, low-pass means and log stds; the log mean absolute response difference."""
+
+        def log_mean_abs(t: torch.Tensor) -> torch.Tensor:
+            return torch.log(t.abs().mean(dim=(2, 3)) + _EPS)
+
+        own_a, own_b, shared = [], [], []
+        for (band_a, resp_a), (band_b, resp_b) in zip(features_a, features_b):
+            if resp_a is None:  # low-pass rest
+                own_a += [band_a.mean(dim=(2, 3)), torch.log(band_a.std(dim=(2, 3)) + _EPS)]
+                own_b += [band_b.mean(dim=(2, 3)), torch.log(band_b.std(dim=(2, 3)) + _EPS)]
+                continue
+            own_a += [log_mean_abs(band_a), log_mean_abs(resp_a)]
+            own_b += [log_mean_abs(band_b), log_mean_abs(resp_b)]
+            shared.append(log_mean_abs(resp_a - resp_b))
+        return torch.cat(own_a, dim=1), torch.cat(own_b, dim=1), torch.cat(shared, dim=1)
+
+    def compare(self, features_a, features_b) -> torch.Tensor:
+        own_a, own_b, shared = self._statistics(features_a, features_b)
+        score = self.head(torch.cat((own_a, own_b, shared), dim=1)).squeeze(1)
+        if self.cfg.antisymmetric:  # the shared statistics are symmetric: computed once, used both ways
+            score = score - self.head(torch.cat((own_b, own_a, shared), dim=1)).squeeze(1)
+        return at_least_float32(score)

@@ -1,0 +1,96 @@
+"""Training configuration: a YAML or TOML file mapped onto frozen dataclasses; unknown keys are errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    table: str | None = None  # CSV path (format csv/iqa); with synthetic, generated under root
+    format: str = "csv"  # "csv" (scene,image,mos[,group][,reference]) or "iqa" (dis_img_path,...,score)
+    synthetic: str | None = None  # "kadid": make KADID-synth from scikit-image photographs into root
+    root: str = ".cache/kadid-synth"
+    image_root: str | None = None
+    group_column: str | None = None
+    reference_column: str | None = None
+    reference_mos: float | None = None
+    mos_range: tuple[float, float] | None = None  # default: min/max of the table
+    split_by: str = "group"
+    val_fraction: float = 0.2
+    cache_images: bool = True
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    epochs: int = 10
+    pairs_per_epoch: int = 8000
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    huber_delta: float = 0.1
+    val_pairs: int = 4000
+    crop_size: int | None = None  # training crop side; default: the network's input size (validation uses it)
+    bf16: bool = False
+    device: str = "auto"
+    num_workers: int = 0
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str
+    architecture: str
+    network: dict[str, Any] = field(default_factory=dict)
+    recipe: str = "rqi"  # "rqi" (dense relative pairs) or "traditional" ((distorted, reference), absolute MOS)
+    description: str = ""
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    optim: OptimConfig = OptimConfig()
+
+
+def _build(cls, values: dict[str, Any], where: str):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown keys {unknown} in {where}; valid keys: {sorted(names)}")
+    return cls(**values)
+
+
+def parse_config(values: dict[str, Any]) -> TrainConfig:
+    values = dict(values)
+    data = _build(DataConfig, values.pop("data", {}) or {}, "data")
+    if data.mos_range is not None:
+        data = dataclasses.replace(data, mos_range=tuple(data.mos_range))
+    optim = _build(OptimConfig, values.pop("optim", {}) or {}, "optim")
+    config = _build(TrainConfig, {**values, "data": data, "optim": optim}, "the top level")
+    if config.recipe not in ("rqi", "traditional"):
+        raise ValueError(f"recipe must be 'rqi' or 'traditional'; got {config.recipe!r}")
+    if data.format not in ("csv", "iqa"):
+        raise ValueError(f"data.format must be 'csv' or 'iqa'; got {data.format!r}")
+    if data.table is None and data.synthetic is None:
+        raise ValueError("data needs a table (path to a CSV) or synthetic: kadid")
+    return config
+
+
+def load_config(path: str | os.PathLike) -> TrainConfig:
+    """Read a .yaml/.yml or .toml training config."""
+    path = Path(path)
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        values = yaml.safe_load(path.read_text())
+    elif path.suffix == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            raise ValueError(f"config {str(path)!r}: TOML configs need Python >= 3.11; use YAML") from None
+        values = tomllib.loads(path.read_text())
+    else:
+        raise ValueError(f"config {str(path)!r}: use a .yaml, .yml or .toml file")
+    return parse_config(values)

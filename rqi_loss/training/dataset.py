@@ -1,0 +1,88 @@
+"""Image pairs for training: aligned crops of both images and identical random flips."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+
+class ImageCache:
+    """Decoded images as uint8 (3, H, W) tensors, read once from disk (``keep=False`` re-reads every time)."""
+
+    def __init__(self, keep: bool = True) -> None:
+        self.keep = keep
+        self._images: dict[Path, torch.Tensor] = {}
+
+    def __call__(self, path: Path) -> torch.Tensor:
+        image = self._images.get(path)
+        if image is None:
+            try:
+                array = np.asarray(Image.open(path).convert("RGB"))
+            except (OSError, ValueError) as exc:
+                raise OSError(f"cannot read training image {str(path)!r}: {exc}") from exc
+            image = torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+            if self.keep:
+                self._images[path] = image
+        return image
+
+
+class PairDataset(Dataset):
+    """Item k: (a, b, label) with a, b float32 (3, S, S) in [0, 1]: aligned crops of pair k's two images.
+
+    Training items take a random crop position and random horizontal/vertical flips, drawn from a generator
+    seeded by (seed, epoch, k), so results do not depend on worker count; evaluation items take the centre.
+    """
+
+    def __init__(
+        self,
+        images: Sequence[Path],
+        pairs: torch.Tensor,
+        labels: torch.Tensor,
+        crop_size: int,
+        *,
+        train: bool,
+        cache: ImageCache,
+        seed: int = 0,
+    ) -> None:
+        if len(pairs) != len(labels):
+            raise ValueError(f"{len(pairs)} pairs but {len(labels)} labels")
+        self.images, self.pairs, self.labels = list(images), pairs, labels
+        self.crop_size, self.train, self.cache, self.seed = crop_size, train, cache, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        i, j = self.pairs[k].tolist()
+        a, b = self.cache(self.images[i]), self.cache(self.images[j])
+        if a.shape != b.shape:
+            raise ValueError(f"paired images differ in size: {self.images[i]} {tuple(a.shape)} vs {self.images[j]} {tuple(b.shape)}")
+        h, w = a.shape[1:]
+        size = self.crop_size
+        if min(h, w) < size:
+            raise ValueError(f"image {self.images[i]} is {h}x{w}, smaller than the crop size {size}")
+        if self.train:
+            g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + k)
+            top = int(torch.randint(0, h - size + 1, (1,), generator=g))
+            left = int(torch.randint(0, w - size + 1, (1,), generator=g))
+            flips = torch.rand(2, generator=g) < 0.5
+        else:
+            top, left, flips = (h - size) // 2, (w - size) // 2, torch.zeros(2, dtype=torch.bool)
+        crops = []
+        for image in (a, b):
+            crop = image[:, top : top + size, left : left + size]
+            if flips[0]:
+                crop = crop.flip(2)
+            if flips[1]:
+                crop = crop.flip(1)
+            crops.append(crop.float().div(255))
+        return crops[0], crops[1], self.labels[k]

@@ -1,0 +1,108 @@
+"""KADID-synth: a labelled IQA set made offline from scikit-image's photographs.
+
+Scenes are cut from the photographs; every scene gets the 25 KADID-10k distortion types at 5 levels
+(``distortions.py``), each image labelled with the mean KADID-10k MOS of its (type, level). This transfers
+human labels from KADID-10k to similar distortions; it is not a human study of these images. Writes PNGs
+and a CSV table (scene, image, mos, source, distortion, level, reference) readable by ``read_csv_table``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .distortions import DISTORTIONS, distort
+from .kadid_table import MOS_RANGE, kadid_mean_mos
+
+logger = logging.getLogger(__name__)
+
+# Colour photographs shipped by scikit-image, grouped by source so near-duplicates stay on one side of a split.
+PHOTOGRAPHS: dict[str, tuple[str, ...]] = {
+    "astronaut": ("astronaut.png",),
+    "chelsea": ("chelsea.png",),
+    "coffee": ("coffee.png",),
+    "rocket": ("rocket.jpg",),
+    "motorcycle": ("motorcycle_left.png", "motorcycle_right.png"),
+    "color": ("color.png",),
+    "hubble": ("hubble_deep_field.jpg",),
+    "retina": ("retina.jpg",),
+    "ihc": ("ihc.png",),
+}
+TABLE_FILE = "table.csv"
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    scene_size: int = 160
+    scenes_per_source: int = 5
+    min_scene_std: float = 0.08  # skip flat crops (sky, black borders)
+    seed: int = 0
+    sources: tuple[str, ...] | None = None  # a subset of PHOTOGRAPHS (default: all)
+
+
+def _load_photo(file_name: str) -> np.ndarray:
+    from skimage import data
+
+    path = Path(data.__file__).with_name(file_name)
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float64) / 255
+
+
+def cut_scenes(photo: np.ndarray, spec: SynthSpec, rng: np.random.Generator) -> list[np.ndarray]:
+    """Non-overlapping ``scene_size`` crops with enough texture; a random subset of ``scenes_per_source``."""
+    size = spec.scene_size
+    h, w = photo.shape[:2]
+    crops = [photo[y : y + size, x : x + size] for y in range(0, h - size + 1, size) for x in range(0, w - size + 1, size)]
+    crops = [c for c in crops if c.std() >= spec.min_scene_std]
+    order = rng.permutation(len(crops))
+    return [crops[i] for i in order[: spec.scenes_per_source]]
+
+
+def _save_png(img: np.ndarray, path: Path) -> None:
+    Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)).save(path)
+
+
+def make_kadid_synth(root: str | os.PathLike, spec: SynthSpec = SynthSpec()) -> Path:
+    """Generate the set under ``root`` (idempotent: an existing complete table is reused); returns the table."""
+    root = Path(root)
+    table = root / TABLE_FILE
+    if table.is_file():
+        return table
+    root.mkdir(parents=True, exist_ok=True)
+    labels = kadid_mean_mos()
+    rng = np.random.default_rng(spec.seed)
+    rows = []
+    sources = spec.sources or tuple(PHOTOGRAPHS)
+    unknown = sorted(set(sources) - set(PHOTOGRAPHS))
+    if unknown:
+        raise ValueError(f"unknown sources {unknown}; available: {', '.join(PHOTOGRAPHS)}")
+    jobs = [(source, name) for source in sources for name in PHOTOGRAPHS[source]]
+    for source, file_name in tqdm(jobs, desc="KADID-synth photographs"):
+        per_file = max(1, spec.scenes_per_source // len(PHOTOGRAPHS[source]))
+        scenes = cut_scenes(_load_photo(file_name), SynthSpec(**{**spec.__dict__, "scenes_per_source": per_file}), rng)
+        for index, scene in enumerate(scenes):
+            scene_id = f"{Path(file_name).stem}_{index}"
+            folder = root / scene_id
+            folder.mkdir(exist_ok=True)
+            _save_png(scene, folder / "reference.png")
+            reference = f"{scene_id}/reference.png"
+            rows.append((scene_id, reference, MOS_RANGE[1], source, "reference", 0, reference))
+            for name in DISTORTIONS:
+                for level in range(1, 6):
+                    image = f"{scene_id}/{name}_{level}.png"
+                    _save_png(distort(scene, name, level, rng), root / image)
+                    rows.append((scene_id, image, labels[(name, level)], source, name, level, reference))
+    staging = table.with_suffix(".tmp")
+    with staging.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["scene", "image", "mos", "source", "distortion", "level", "reference"])
+        writer.writerows(rows)
+    os.replace(staging, table)  # the table appears only once every image is written
+    logger.info("KADID-synth: %d images in %d scenes under %s", len(rows), len({r[0] for r in rows}), root)
+    return table

@@ -1,0 +1,164 @@
+"""The training recipe: tables, pairs, labels, split, config files, a short real run, export round trip."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rqi_loss import load_network
+from rqi_loss.training import (
+    ImageRow,
+    dense_pairs,
+    load_config,
+    parse_config,
+    read_csv_table,
+    read_iqa_table,
+    reference_pairs,
+    relative_labels,
+    split_groups,
+    train,
+)
+from rqi_loss.training.metrics import sign_accuracy, srcc
+from rqi_loss.training.pairs import absolute_labels
+
+
+def _rows(scenes=3, per_scene=4, groups=None):
+    return [
+        ImageRow(f"s{s}", f"s{s}/i{i}.png", 1.0 + i, groups[s] if groups else f"s{s}", f"s{s}/i0.png")
+        for s in range(scenes)
+        for i in range(per_scene)
+    ]
+
+
+def test_dense_pairs_counts_and_antisymmetric_labels():
+    rows = _rows(scenes=3, per_scene=4)
+    pairs = dense_pairs(rows)
+    assert len(pairs) == 3 * 4 * 3
+    assert all(rows[i].scene == rows[j].scene and i != j for i, j in pairs.tolist())
+    assert len({tuple(p) for p in pairs.tolist()}) == len(pairs)
+    labels = relative_labels(rows, pairs, (1.0, 4.0))
+    lookup = {tuple(p): l for p, l in zip(pairs.tolist(), labels.tolist())}
+    assert all(lookup[(i, j)] == -lookup[(j, i)] for i, j in lookup)
+    assert labels.min() == -1.0 and labels.max() == 1.0
+    assert lookup[(1, 0)] == pytest.approx(1 / 3)
+
+
+def test_absolute_labels_span_minus_one_to_one():
+    rows = _rows(scenes=1, per_scene=5)
+    assert absolute_labels(rows, torch.arange(5), (1.0, 5.0)).tolist() == [-1.0, -0.5, 0.0, 0.5, 1.0]
+
+
+def test_reference_pairs_point_at_the_reference():
+    rows = _rows(scenes=2, per_scene=3)
+    pairs, extended = reference_pairs(rows)
+    assert len(pairs) == 4  # the references themselves are not paired with themselves
+    assert all(extended[j].image == extended[i].reference for i, j in pairs.tolist())
+
+
+def test_split_has_no_group_on_both_sides():
+    rows = _rows(scenes=10, per_scene=2, groups=[f"g{s // 2}" for s in range(10)])
+    train_rows, val_rows = split_groups(rows, val_fraction=0.2, seed=3)
+    train_groups, val_groups = {r.group for r in train_rows}, {r.group for r in val_rows}
+    assert not train_groups & val_groups and len(val_groups) == 1
+    assert len(train_rows) + len(val_rows) == len(rows)
+    assert split_groups(rows, val_fraction=0.2, seed=3) == (train_rows, val_rows)
+
+
+def test_huber_scale_matches_normalised_labels():
+    # Labels in [-1, 1]: a 0.1 delta makes errors above a 0.4-MOS step (on 1-5) linear.
+    pred, target = torch.tensor([0.0, 0.0]), torch.tensor([0.05, 0.5])
+    loss = torch.nn.functional.huber_loss(pred, target, delta=0.1, reduction="none")
+    torch.testing.assert_close(loss, torch.tensor([0.5 * 0.05**2, 0.1 * (0.5 - 0.05)]))
+
+
+def test_metrics():
+    assert srcc(np.array([1, 2, 3, 4]), np.array([10, 20, 30, 40])) == pytest.approx(1.0)
+    assert srcc(np.array([1, 2, 2, 3]), np.array([3, 2, 2, 1])) == pytest.approx(-1.0)
+    assert sign_accuracy(np.array([1.0, -1.0, 1.0]), np.array([0.5, 0.5, 0.0])) == 0.5
+
+
+def test_csv_and_iqa_readers(tmp_path):
+    (tmp_path / "t.csv").write_text("scene,image,mos,src\na,x.png,3.5,p\n")
+    (row,) = read_csv_table(tmp_path / "t.csv", group_column="src")
+    assert row == ImageRow("a", tmp_path / "x.png", 3.5, "p", None)
+    (tmp_path / "k.csv").write_text(
+        "dis_img_path,dis_type,ref_img_path,score\nd/I01_01_01.png,GBLUR,r/I01.png,4.5\nd/I01_01_02.png,GBLUR,r/I01.png,4.0\n"
+    )
+    rows = read_iqa_table(tmp_path / "k.csv", image_root=tmp_path / "img")
+    assert [r.scene for r in rows] == ["r/I01.png"] * 2 and rows[0].reference == tmp_path / "img/r/I01.png"
+    with_ref = read_iqa_table(tmp_path / "k.csv", image_root=tmp_path / "img", reference_mos=5.0)
+    assert len(with_ref) == 3 and with_ref[-1].mos == 5.0 and with_ref[-1].image == with_ref[-1].reference
+    with pytest.raises(ValueError, match=r"lacks columns \['mos'\]"):
+        read_csv_table(tmp_path / "k.csv", scene_column="dis_type", image_column="dis_img_path")
+
+
+def test_config_files(tmp_path):
+    (tmp_path / "c.yaml").write_text("name: a\narchitecture: rqi_cnn\ndata: {table: t.csv}\noptim: {epochs: 2}\n")
+    assert load_config(tmp_path / "c.yaml").optim.epochs == 2
+    (tmp_path / "c.toml").write_text('name = "a"\narchitecture = "rqi_cnn"\n[data]\ntable = "t.csv"\n')
+    assert load_config(tmp_path / "c.toml").data.table == "t.csv"
+    with pytest.raises(ValueError, match=r"unknown keys \['epoch'\] in optim"):
+        parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t"}, "optim": {"epoch": 2}})
+    with pytest.raises(ValueError, match="recipe must be 'rqi' or 'traditional'"):
+        parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t"}, "recipe": "x"})
+
+
+def _tiny_dataset(root):
+    """6 scenes (3 groups) of 48x48 textures: reference (MOS 5) plus blur and noise at 2 strengths each."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in range(6):
+        scene = ndimage.gaussian_filter(rng.random((48, 48, 3)), sigma=(1.0, 1.0, 0))
+        scene = (scene - scene.min()) / (scene.max() - scene.min())
+        variants = {
+            "ref": (scene, 5.0),
+            "blur1": (ndimage.gaussian_filter(scene, (1, 1, 0)), 3.5),
+            "blur2": (ndimage.gaussian_filter(scene, (2.5, 2.5, 0)), 1.5),
+            "noise1": (np.clip(scene + rng.normal(0, 0.05, scene.shape), 0, 1), 4.0),
+            "noise2": (np.clip(scene + rng.normal(0, 0.2, scene.shape), 0, 1), 2.0),
+        }
+        for name, (image, mos) in variants.items():
+            path = root / f"s{s}_{name}.png"
+            Image.fromarray((image * 255).astype(np.uint8)).save(path)
+            rows.append([f"s{s}", path.name, mos, f"g{s // 2}", f"s{s}_ref.png"])
+    with open(root / "table.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["scene", "image", "mos", "group", "reference"])
+        writer.writerows(rows)
+    return root / "table.csv"
+
+
+@pytest.mark.parametrize("recipe", ["rqi", "traditional"])
+def test_two_epoch_run_lowers_val_loss_and_exports(tmp_path, recipe):
+    table = _tiny_dataset(tmp_path)
+    config = parse_config(
+        {
+            "name": f"tiny-{recipe}",
+            "architecture": "rqi_cnn",
+            "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
+            "recipe": recipe,
+            "seed": 1,
+            "data": {"table": str(table), "group_column": "group", "reference_column": "reference", "val_fraction": 0.34},
+            "optim": {"epochs": 2, "pairs_per_epoch": 256, "batch_size": 16, "lr": 0.003, "warmup_steps": 4},
+        }
+    )
+    state = torch.get_rng_state()
+    summary = train(config, tmp_path / "out", progress=False)
+    assert torch.equal(torch.get_rng_state(), state)
+    history = summary["history"]
+    assert [h["epoch"] for h in history] == [0, 1, 2]
+    assert min(h["val_loss"] for h in history[1:]) < history[0]["val_loss"]
+    out = tmp_path / "out"
+    assert {p.name for p in out.iterdir()} >= {"config.json", "model.safetensors", "README.md", "history.json", "training_curves.png"}
+    assert json.loads((out / "history.json").read_text())["best"]["epoch"] == summary["best"]["epoch"]
+    network = load_network(out)
+    assert network.config["width"] == 4
+    card = (out / "README.md").read_text()
+    assert f"{summary['best']['image_srcc']:.4f}" in card and "held-out" in card
