@@ -1,0 +1,67 @@
+"""CUDA paths: mixed precision (bf16, fp16 with GradScaler), inside a caller's autocast region.
+Skipped without a GPU; run on a lent GPU with: pytest tests/test_cuda.py."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rqi_loss import RQILoss
+from rqi_loss.networks import MANIQARQI
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.fixture(scope="module")
+def full_network():
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        network = MANIQARQI()
+    return network.cuda().eval()
+
+
+def _pair(batch=2, size=256):
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(batch, 3, size, size, generator=g).cuda(), torch.rand(batch, 3, size, size, generator=g).cuda()
+
+
+def _loss_and_grad(loss, sr, gt):
+    x = sr.clone().requires_grad_(True)
+    value = loss(x, gt)
+    value.backward()
+    return value.detach(), x.grad
+
+
+@pytest.mark.parametrize("amp", ["bf16", "fp16", "auto"])
+def test_half_precision_matches_fp32(full_network, amp):
+    sr, gt = _pair()
+    ref_value, ref_grad = _loss_and_grad(RQILoss(full_network, crop="grid"), sr, gt)
+    value, grad = _loss_and_grad(RQILoss(full_network, crop="grid", amp=amp), sr, gt)
+    assert value.dtype == torch.float32 and torch.isfinite(value) and torch.isfinite(grad).all()
+    assert abs(value - ref_value) <= 0.02 * abs(ref_value) + 1e-3
+    cosine = torch.nn.functional.cosine_similarity(grad.flatten(), ref_grad.flatten(), dim=0)
+    assert cosine >= 0.98
+
+
+def test_fp16_with_gradscaler_trains_a_generator(full_network):
+    generator = torch.nn.Conv2d(3, 3, 3, padding=1).cuda()
+    optimizer = torch.optim.Adam(generator.parameters(), lr=1e-3)
+    scaler = torch.amp.GradScaler("cuda")
+    loss = RQILoss(full_network, amp="fp16", seed=0)
+    lq, gt = _pair()
+    for _ in range(3):
+        optimizer.zero_grad()
+        with torch.autocast("cuda", dtype=torch.float16):  # the caller's own autocast region
+            value = loss(generator(lq), gt)
+        assert value.dtype == torch.float32
+        scaler.scale(value).backward()
+        assert all(torch.isfinite(p.grad).all() for p in generator.parameters())
+        scaler.step(optimizer)
+        scaler.update()
+
+
+def test_no_graph_and_no_weight_grads_on_cuda(full_network):
+    sr, gt = _pair(batch=1)
+    _, grad = _loss_and_grad(RQILoss(full_network, amp="bf16"), sr, gt)
+    assert grad.abs().sum() > 0
+    assert all(p.grad is None for p in full_network.parameters())
