@@ -17,6 +17,16 @@ import torch
 from torch import nn
 
 
+def config_from_dict(cls: type, values: dict[str, Any], label: str):
+    """Build the frozen config dataclass ``cls`` from JSON-like ``values`` (lists become tuples); unknown keys
+    raise a TypeError that lists the valid ones."""
+    known = set(cls.__dataclass_fields__)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise TypeError(f"unknown {label} config keys {unknown}; valid keys: {sorted(known)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
 def at_least_float32(x: torch.Tensor) -> torch.Tensor:
     """Half-precision tensors to float32; float32 and float64 unchanged (keeps float64 gradchecks exact)."""
     return x.to(torch.promote_types(x.dtype, torch.float32))

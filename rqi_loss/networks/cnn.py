@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import RQINetwork, at_least_float32
+from .base import RQINetwork, at_least_float32, config_from_dict
 
 _EPS = 1e-3  # keeps log-statistics finite for flat regions and identical images
 _YCBCR = ((0.299, 0.587, 0.114), (-0.169, -0.331, 0.5), (0.5, -0.419, -0.081))
@@ -38,11 +38,7 @@ class CompactRQIConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "CompactRQIConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise TypeError(f"unknown CompactRQI config keys {unknown}; valid keys: {sorted(known)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        return config_from_dict(cls, values, "CompactRQI")
 
 
 def _binomial_blur(x: torch.Tensor) -> torch.Tensor:

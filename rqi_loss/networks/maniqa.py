@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import RQINetwork, at_least_float32
+from .base import RQINetwork, at_least_float32, config_from_dict
 from .swin import SwinStage
 from .vit import ViTFeatures
 
@@ -48,12 +48,7 @@ class MANIQARQIConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "MANIQARQIConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise TypeError(f"unknown MANIQA-RQI config keys {unknown}; valid keys: {sorted(known)}")
-        tuples = {k: tuple(v) for k, v in values.items() if isinstance(v, list)}
-        return cls(**{**values, **tuples})
+        return config_from_dict(cls, values, "MANIQA-RQI")
 
 
 class ChannelAttention(nn.Module):
