@@ -189,11 +189,17 @@ def realesrgan_options(
     return options
 
 
+def write_meta_info(options: dict) -> None:
+    """RealESRGANDataset reads its image list from ``meta_info``: one file name of ``dataroot_gt`` per line."""
+    train = options["datasets"]["train"]
+    if train["type"] == "RealESRGANDataset":
+        names = sorted(p.name for p in Path(train["dataroot_gt"]).iterdir())
+        Path(train["meta_info"]).write_text("".join(f"{name}\n" for name in names))
+
+
 def run_basicsr(options: dict, workdir: Path) -> Path:
     """Write the YAML and run ``python -m rqi_loss.basicsr.train`` in ``workdir``; returns the experiment folder."""
-    if options["datasets"]["train"]["type"] == "RealESRGANDataset":
-        meta = Path(options["datasets"]["train"]["meta_info"])
-        meta.write_text("".join(f"{p.name}\n" for p in sorted(Path(options["datasets"]["train"]["dataroot_gt"]).iterdir())))
+    write_meta_info(options)
     path = workdir / f"{options['name']}.yml"
     path.write_text(yaml.safe_dump(options, sort_keys=False))
     logger.info("BasicSR training %s (%d iterations)", options["name"], options["train"]["total_iter"])

@@ -23,9 +23,9 @@ def _network_from_folder(folder: Path, *, source: str) -> RQINetwork:
     return network
 
 
-def _check_folder_matches(folder: Path, record: PretrainedModel) -> None:
+def _check_folder_matches(folder: Path, record: PretrainedModel, expected: dict) -> None:
+    """``expected``: the config of the network built for ``record``."""
     meta = read_folder_config(folder)
-    expected = build_network(record.architecture, dict(record.config)).config
     if meta["architecture"] != record.architecture or meta["config"] != expected:
         differing = sorted(k for k in set(expected) | set(meta["config"]) if expected.get(k) != meta["config"].get(k))
         raise ValueError(
@@ -35,12 +35,15 @@ def _check_folder_matches(folder: Path, record: PretrainedModel) -> None:
         )
 
 
-def _record_weights(record: PretrainedModel, checkpoint_path: str | os.PathLike | None) -> tuple[dict, str]:
-    """(state dict, description of its source) for a zoo record, from ``checkpoint_path`` or the record's source."""
+def _record_weights(
+    record: PretrainedModel, checkpoint_path: str | os.PathLike | None, config: dict
+) -> tuple[dict, str]:
+    """(state dict, description of its source) for a zoo record, from ``checkpoint_path`` or the record's source.
+    ``config``: the config of the network built for ``record``."""
     if checkpoint_path is not None:
         path = Path(checkpoint_path)
         if path.is_dir():
-            _check_folder_matches(path, record)
+            _check_folder_matches(path, record, config)
             return read_state_file(path / WEIGHTS_FILE), str(path)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint_path {str(path)!r} does not exist")
@@ -91,7 +94,7 @@ def create_network(
         record = get_model_record(name)
         network = build_network(record.architecture, dict(record.config))
         if pretrained or checkpoint_path is not None:
-            state, source = _record_weights(record, checkpoint_path)
+            state, source = _record_weights(record, checkpoint_path, network.config)
             load_network_state(network, state, source=source)
             logger.info("loaded %s weights from %s", name, source)
     return network.requires_grad_(False).eval()

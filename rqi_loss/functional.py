@@ -16,6 +16,20 @@ from .inputs import check_image_pair, check_pair_values
 REDUCTIONS = ("mean", "sum", "none")
 
 
+def check_crop_options(crop: str, num_crops: int) -> None:
+    """ValueError for an unknown ``crop`` mode or a ``num_crops`` that is not an integer >= 1."""
+    if crop not in CROP_MODES:
+        raise ValueError(f"unknown crop {crop!r}; choose one of {', '.join(CROP_MODES)}")
+    if not isinstance(num_crops, int) or isinstance(num_crops, bool) or num_crops < 1:
+        raise ValueError(f"num_crops must be an integer >= 1; got {num_crops!r}")
+
+
+def check_reduction(reduction: str) -> None:
+    """ValueError for a reduction other than "mean", "sum" or "none"."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
+
+
 def _network_device(network: nn.Module) -> torch.device | None:
     for tensor in network.parameters():
         return tensor.device
@@ -74,10 +88,7 @@ def rqi_score(
     Returns:
         (N,) float32 scores; differentiable with respect to ``sr`` only.
     """
-    if crop not in CROP_MODES:
-        raise ValueError(f"unknown crop {crop!r}; choose one of {', '.join(CROP_MODES)}")
-    if not isinstance(num_crops, int) or isinstance(num_crops, bool) or num_crops < 1:
-        raise ValueError(f"num_crops must be an integer >= 1; got {num_crops!r}")
+    check_crop_options(crop, num_crops)
     sr, gt = check_image_pair(sr, gt, check_values=False)
     device = _network_device(network)
     if device is not None and device != sr.device:
@@ -99,13 +110,12 @@ def reduce_loss(losses: torch.Tensor, reduction: str, weight: torch.Tensor | Non
             got = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
             raise ValueError(f"weight must be a tensor of shape {tuple(losses.shape)} (one per sample); got {got}")
         losses = losses * weight.to(losses)
+    check_reduction(reduction)
     if reduction == "mean":
         return losses.mean()
     if reduction == "sum":
         return losses.sum()
-    if reduction == "none":
-        return losses
-    raise ValueError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
+    return losses
 
 
 def rqi_loss(
@@ -122,7 +132,6 @@ def rqi_loss(
 
     Returns a 0-dim float32 tensor for "mean"/"sum", (N,) for "none". ``score_kwargs`` go to :func:`rqi_score`.
     """
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
+    check_reduction(reduction)
     losses = -loss_weight * rqi_score(sr, gt, network, **score_kwargs)
     return reduce_loss(losses, reduction, weight)

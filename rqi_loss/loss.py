@@ -9,10 +9,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .crops import CROP_MODES
 from .factory import create_network
 from .amp import check_amp, judge_autocast
-from .functional import REDUCTIONS, rqi_loss
+from .functional import check_crop_options, check_reduction, rqi_loss
 from .networks.base import at_least_float32
 
 
@@ -62,12 +61,8 @@ class RQILoss(nn.Module):
             raise ValueError(
                 f"loss_weight must be a finite number >= 0 (the minus sign is built in); got {loss_weight!r}"
             )
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
-        if crop not in CROP_MODES:
-            raise ValueError(f"unknown crop {crop!r}; choose one of {', '.join(CROP_MODES)}")
-        if isinstance(num_crops, bool) or not isinstance(num_crops, int) or num_crops < 1:
-            raise ValueError(f"num_crops must be an integer >= 1; got {num_crops!r}")
+        check_reduction(reduction)
+        check_crop_options(crop, num_crops)
         if isinstance(model, str):
             network = create_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
         elif isinstance(model, nn.Module):

@@ -32,9 +32,7 @@ def folders(tmp_path_factory):
 def _run(options: dict, workdir: Path, *launcher: str) -> str:
     path = workdir / f"{options['name']}.yml"
     path.write_text(yaml.safe_dump(options, sort_keys=False))
-    if options["datasets"]["train"]["type"] == "RealESRGANDataset":
-        meta = Path(options["datasets"]["train"]["meta_info"])
-        meta.write_text("".join(f"{p.name}\n" for p in sorted(Path(options["datasets"]["train"]["dataroot_gt"]).iterdir())))
+    example.write_meta_info(options)
     command = [*launcher, "-m", "rqi_loss.basicsr.train", "-opt", str(path)] if launcher else [sys.executable, "-m", "rqi_loss.basicsr.train", "-opt", str(path)]
     if launcher:
         command += ["--launcher", "pytorch"]
@@ -166,8 +164,7 @@ def test_rqi_term_reaches_the_generator(folders, tmp_path):
     options = _realesrgan(folders, "grad")
     options["train"].pop("pixel_opt")
     options["train"]["gan_opt"]["loss_weight"] = 0.0
-    meta = Path(options["datasets"]["train"]["meta_info"])
-    meta.write_text("".join(f"{p.name}\n" for p in sorted(folders["train_hr"].iterdir())))
+    example.write_meta_info(options)
     options.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0)
     options["path"].update(experiments_root=str(tmp_path), models=str(tmp_path), training_states=str(tmp_path), log=str(tmp_path), visualization=str(tmp_path))
     dataset_opt = copy.deepcopy(options["datasets"]["train"]) | {"phase": "train", "scale": 4}

@@ -114,8 +114,9 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     images, pairs, labels = _training_pairs(config, train_rows, mos_range)
     crop = optim.crop_size or network.input_size
     dataset = PairDataset([r.image for r in images], pairs, labels, crop, train=True, cache=cache, seed=config.seed)
-    own_val_rows, own_val_pairs, own_val_labels = _training_pairs(config, val_rows, mos_range)  # traditional only
-    own_val_pairs, own_val_labels = _subsample(own_val_pairs, own_val_labels, optim.val_pairs, config.seed + 1)
+    if config.recipe == "traditional":  # the rqi recipe's own validation pairs are the dense ones below
+        own_val_rows, own_val_pairs, own_val_labels = _training_pairs(config, val_rows, mos_range)
+        own_val_pairs, own_val_labels = _subsample(own_val_pairs, own_val_labels, optim.val_pairs, config.seed + 1)
     dense_val = dense_pairs(val_rows)
     dense_val, dense_val_labels = _subsample(dense_val, relative_labels(val_rows, dense_val, mos_range), optim.val_pairs, config.seed + 2)
 
@@ -131,7 +132,7 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
         metrics, dense_pred = validation_metrics(
             network, val_rows, dense_val, dense_val_labels, cache=cache, device=device, bf16=optim.bf16
         )
-        if config.recipe == "rqi":  # the recipe's own validation pairs are the dense ones
+        if config.recipe == "rqi":
             own_pred, own_labels = dense_pred, dense_val_labels
         else:
             own_pred = predict_pairs(network, own_val_rows, own_val_pairs, cache=cache, device=device, bf16=optim.bf16)
