@@ -10,6 +10,7 @@ from . import functional
 from .factory import create_network, load_network
 from .hub import ChecksumError, WeightsError
 from .loss import RQILoss
+from .metric import RQIMetric, ScoreProtocol, score
 from .networks import RQINetwork
 from .zoo import PretrainedModel, get_model_record, list_models
 
@@ -19,12 +20,15 @@ __all__ = [
     "ChecksumError",
     "PretrainedModel",
     "RQILoss",
+    "RQIMetric",
     "RQINetwork",
+    "ScoreProtocol",
     "__version__",
     "create_network",
     "functional",
     "get_model_record",
     "list_models",
     "load_network",
+    "score",
     "WeightsError",
 ]

@@ -16,11 +16,14 @@ def test_public_names():
     expected = {
         "PretrainedModel",
         "RQILoss",
+        "RQIMetric",
         "RQINetwork",
+        "ScoreProtocol",
         "create_network",
         "functional",
         "get_model_record",
         "list_models",
+        "score",
     }
     assert expected <= set(rqi_loss.__all__)
     for name in expected:

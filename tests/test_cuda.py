@@ -65,3 +65,35 @@ def test_no_graph_and_no_weight_grads_on_cuda(full_network):
     _, grad = _loss_and_grad(RQILoss(full_network, amp="bf16"), sr, gt)
     assert grad.abs().sum() > 0
     assert all(p.grad is None for p in full_network.parameters())
+
+
+def test_metric_protocol_parity_with_the_authors_full_network_on_cuda(monkeypatch, tmp_path):
+    """Full-size parity of the whole-image protocol: the authors' RQI.forward around their MANIQA_RQI and ours
+    with the same (seeded random) weights, on the same PNG files and crop positions (30 crops at 2 scales)."""
+    import rqi.rqi as reference_module
+    from PIL import Image
+
+    from reference import RecordingRandom, build_reference_maniqa, reference_protocol
+    from rqi_loss import RQIMetric
+    from rqi_loss.images import read_image
+    from rqi_loss.networks import load_network_state
+
+    generator = torch.Generator().manual_seed(3)
+    paths = [tmp_path / "sr.png", tmp_path / "gt.png"]
+    for path in paths:
+        pixels = torch.rand(3, 480, 500, generator=generator)
+        smooth = torch.nn.functional.avg_pool2d(pixels[None], 9, stride=1, padding=4)[0]
+        Image.fromarray((smooth * 255).round().byte().permute(1, 2, 0).numpy()).save(path)
+    recorder = RecordingRandom(seed=11)
+    monkeypatch.setattr(reference_module, "random", recorder)
+    theirs_network = build_reference_maniqa(seed=0)
+    ours_network = MANIQARQI()
+    load_network_state(ours_network, theirs_network.state_dict(), source="reference MANIQA_RQI")
+    theirs = reference_protocol(theirs_network, crop_size=224, device="cuda")(*map(str, paths))
+    positions = recorder.positions((20, 10, 5))
+    assert [len(p) for p in positions] == [20, 10]
+    sr, gt = (read_image(p) for p in paths)
+    ours = RQIMetric(ours_network, batch_size=16, device="cuda")(sr, gt, crop_positions=positions)
+    assert abs(ours.item() - theirs) < 1e-4, (ours.item(), theirs)
+    bf16 = RQIMetric(ours_network, amp="bf16")(sr, gt, crop_positions=positions)
+    assert abs(bf16.item() - theirs) < 0.02 * abs(theirs) + 2e-3

@@ -189,3 +189,34 @@ def test_pin_printing_script(hub, hf_env, tiny_weights):
     out = subprocess.run([sys.executable, str(script)], env=hf_env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert f'revision="{commit}"' in out.stdout and f'sha256="{tiny_weights[2]}"' in out.stdout
+
+
+def test_rqi_score_ranks_with_a_hub_network(hub, hf_env, tmp_path):
+    """rqi-score with --model hf-hub:...: the embedded network's files served by the local Hub give the same
+    scores as the embedded network itself."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    package = Path(__file__).parents[1] / "rqi_loss" / "pretrained" / "tiny-kadid-synth"
+    hub.add_commit("org/tiny", {name: (package / name).read_bytes() for name in ("config.json", "model.safetensors")})
+    photo = data.coffee()[:, :, ::-1]  # BGR for OpenCV
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "blur").mkdir()
+    for i in range(2):
+        scene = np.ascontiguousarray(photo[100 * i : 100 * i + 180, 150:330])
+        cv2.imwrite(str(tmp_path / "gt" / f"{i}.png"), scene)
+        cv2.imwrite(str(tmp_path / "blur" / f"{i}.png"), cv2.GaussianBlur(scene, (0, 0), 2.5))
+    scores = {}
+    for model in ("hf-hub:org/tiny", "tiny-kadid-synth"):
+        out = tmp_path / f"{model.replace(':', '_').replace('/', '_')}.json"
+        command = [sys.executable, "-m", "rqi_loss.metric.cli", str(tmp_path / "blur"), str(tmp_path / "gt")]
+        done = subprocess.run(
+            command + ["--model", model, "--out", str(out), "--quiet", "--device", "cpu"],
+            env=hf_env, capture_output=True, text=True, timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "rank" in done.stdout and "blur" in done.stdout
+        scores[model] = json.loads(out.read_text())["scores"]["blur"]
+    assert scores["hf-hub:org/tiny"] == scores["tiny-kadid-synth"]
+    assert all(value < 0 for value in scores["tiny-kadid-synth"].values())

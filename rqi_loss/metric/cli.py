@@ -1,0 +1,154 @@
+"""``rqi-score``: score SR images (files or folders, one or several methods) against GT images.
+
+Exit codes: 0 every matched pair scored; 1 some pairs failed (unreadable file, size mismatch) or the run was
+interrupted: the scores it has are still written, marked incomplete; 2 a usage error (missing path, empty
+folder, nothing to pair, unknown model, unsupported output suffix), nothing scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+from ..amp import AMP_MODES
+from ..images import ImageReadError, read_image
+from .metric import RQIMetric
+from .pairing import MethodPairs, PairingError, collect_images, match_method, method_names
+from .protocol import PROTOCOLS
+from .report import OUTPUT_SUFFIXES, ScoreReport
+
+logger = logging.getLogger("rqi_loss.score")
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rqi-score",
+        description="Score SR images against their ground truth with RQI (higher: SR judged better than GT). "
+        "Give SR [SR ...] GT: files or folders; folders are paired by file name (stem). Several SR folders "
+        "print a ranking of the methods.",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="SR file/folder(s), then the GT file/folder")
+    parser.add_argument("--model", default="maniqa-pipal", help="zoo name or hf-hub:org/repo (default: maniqa-pipal)")
+    parser.add_argument("--checkpoint", help="local weights for --model (file or Hub-layout folder), for offline use")
+    parser.add_argument("--out", type=Path, help="write per-image scores and means to a .csv or .json file")
+    parser.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
+    parser.add_argument("--amp", choices=[m for m in AMP_MODES if m], help="mixed precision (default: fp32)")
+    parser.add_argument("--seed", type=int, default=0, help="crop seed (default 0)")
+    parser.add_argument("--batch-size", type=int, default=64, help="crop pairs per network call (default 64)")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="official", help="crop protocol")
+    parser.add_argument("--resize-sr", action="store_true", help="resize SR to the GT size instead of failing")
+    parser.add_argument("--strip-suffix", default="", help='remove this from SR file stems before pairing, e.g. "_x4"')
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _pair_up(args: argparse.Namespace) -> tuple[list[MethodPairs], dict[str, Path]]:
+    *sr_paths, gt_path = [Path(p) for p in args.paths]
+    gt_images = collect_images(gt_path)
+    names = method_names(sr_paths)
+    methods = [match_method(n, p, gt_images, strip_suffix=args.strip_suffix) for n, p in zip(names, sr_paths)]
+    return methods, gt_images
+
+
+def _progress(total: int, quiet: bool):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is optional: no bar
+        return None
+    return tqdm(total=total, unit="pair", desc="rqi-score", disable=quiet, file=sys.stderr)
+
+
+def _score_all(metric: RQIMetric, methods: list[MethodPairs], report: ScoreReport, quiet: bool) -> None:
+    """Score every pair, GT images read once for all methods; failures are recorded and skipped."""
+    by_image: dict[str, list[tuple[str, Path, Path]]] = {}
+    for m in methods:
+        for name, sr_file, gt_file in m.pairs:
+            by_image.setdefault(name, []).append((m.method, sr_file, gt_file))
+    bar = _progress(sum(len(m.pairs) for m in methods), quiet)
+    try:
+        for name, entries in by_image.items():
+            try:
+                gt = read_image(entries[0][2])
+            except (OSError, ImageReadError) as error:
+                report.errors += [(method, name, str(error)) for method, _, _ in entries]
+                bar is not None and bar.update(len(entries))
+                continue
+            for method, sr_file, _ in entries:
+                try:
+                    sr = read_image(sr_file)
+                    if sr.shape != gt.shape and not metric.resize_sr:
+                        raise ValueError(
+                            f"size mismatch: SR {sr_file} is {tuple(sr.shape[1:])}, GT is {tuple(gt.shape[1:])}; "
+                            "pass --resize-sr to resize SR to the GT size"
+                        )
+                    report.add(method, name, float(metric(sr, gt)))
+                except (OSError, ValueError) as error:
+                    report.errors.append((method, name, str(error)))
+                bar is not None and bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    if len(args.paths) < 2:
+        logger.error("give at least one SR path and the GT path (rqi-score SR [SR ...] GT)")
+        return EXIT_USAGE
+    if args.out is not None and args.out.suffix.lower() not in OUTPUT_SUFFIXES:
+        logger.error("--out must end in .csv or .json; got %s", args.out)
+        return EXIT_USAGE
+    try:
+        methods, gt_images = _pair_up(args)
+    except PairingError as error:
+        logger.error("%s", error)
+        return EXIT_USAGE
+    for m in methods:
+        for file in m.unmatched_sr:
+            logger.warning("%s: %s has no GT image of the same name; not scored", m.method, file)
+        if m.unmatched_gt:
+            logger.warning("%s: no SR image for %d GT image(s): %s", m.method, len(m.unmatched_gt), ", ".join(f.name for f in m.unmatched_gt))
+    if not any(m.pairs for m in methods):
+        logger.error("no SR image matched a GT image by name (see the warnings above; --strip-suffix may help)")
+        return EXIT_USAGE
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        metric = RQIMetric(
+            args.model, protocol=args.protocol, seed=args.seed, batch_size=args.batch_size, amp=args.amp,
+            resize_sr=args.resize_sr, device=device, checkpoint_path=args.checkpoint,
+        )
+    except (KeyError, ValueError, TypeError, OSError, RuntimeError) as error:
+        logger.error("cannot load model %r: %s", args.model, error)
+        return EXIT_USAGE
+    report = ScoreReport(
+        model=args.model, seed=args.seed, protocol=dataclasses.asdict(metric.protocol),
+        methods=[m.method for m in methods],
+        unmatched={m.method: [str(f) for f in m.unmatched_sr + m.unmatched_gt] for m in methods if m.unmatched_sr or m.unmatched_gt},
+    )
+    interrupted = False
+    try:
+        _score_all(metric, methods, report, args.quiet)
+    except KeyboardInterrupt:
+        interrupted = True
+        logger.error("interrupted: writing the scores so far, marked incomplete")
+    for method, image, message in report.errors:
+        logger.error("%s / %s: %s", method, image, message)
+    report.complete = not interrupted and not report.errors
+    print(report.table())
+    if args.out is not None:
+        report.write(args.out)
+        logger.info("wrote %s", args.out)
+    return EXIT_OK if report.complete else EXIT_INCOMPLETE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""``RQIMetric`` and ``score``: whole-image RQI scores with the multi-scale crop protocol (no gradients)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..amp import check_amp, judge_autocast
+from ..crops import resize_to_min_side, take_crops
+from ..factory import create_network
+from ..inputs import check_image_pair
+from ..networks.base import at_least_float32
+from .protocol import ScoreProtocol, downscale, get_protocol, random_crop_positions, scale_sizes
+
+
+class RQIMetric(nn.Module):
+    """f(sr, gt) for whole images: the mean network score over aligned crops at several scales.
+
+    Higher means ``sr`` looks better than ``gt`` (0: alike). The crops come from a private generator re-seeded
+    with ``seed`` on every call, so an image pair gets the same score whatever else was scored before, and the
+    global RNG is never touched. All images of one call share the crop positions, so a batch scores exactly as
+    its images one by one.
+
+    Args:
+        model: a zoo name (``rqi_loss.list_models()``, ``"hf-hub:org/repo"``) or an RQI network module.
+        protocol: "official" (20/10/5 crops at 3 scales), "single-scale", or a :class:`ScoreProtocol`.
+        seed: crop seed. batch_size: most crop pairs per network call.
+        amp: None | "bf16" | "fp16" | "auto", as for :class:`rqi_loss.RQILoss`.
+        resize_sr: resize ``sr`` (bicubic, antialiased) to the size of ``gt`` instead of raising on a mismatch.
+        device: move the network there (default: where it is; inputs are moved to the network's device).
+        pretrained, checkpoint_path: passed to :func:`rqi_loss.create_network` when ``model`` is a name.
+
+    Shapes: ``sr``, ``gt`` (N, 3, H, W) or (3, H, W) in [0, 1]; returns (N,) float32 scores (0-dim for 3-D
+    inputs), on the network's device. Images with a side below the crop size are upsampled, both alike, with a
+    warning.
+    """
+
+    higher_is_better = True
+    is_differentiable = False
+
+    def __init__(
+        self,
+        model: str | nn.Module = "maniqa-pipal",
+        *,
+        protocol: str | ScoreProtocol = "official",
+        seed: int = 0,
+        batch_size: int = 64,
+        amp: str | None = None,
+        resize_sr: bool = False,
+        device: str | torch.device | None = None,
+        pretrained: bool = True,
+        checkpoint_path: str | os.PathLike | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(model, str):
+            network = create_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
+        elif isinstance(model, nn.Module):
+            network = model
+        else:
+            raise TypeError(f"model must be a zoo name or an nn.Module; got {type(model).__name__}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1 (crop pairs per network call); got {batch_size!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an integer; got {seed!r}")
+        check_amp(amp)
+        self.network = network.requires_grad_(False).eval()
+        if device is not None:
+            self.network.to(device)
+        self.protocol = get_protocol(protocol)
+        self.crop_size = self.protocol.crop_size or int(network.input_size)
+        self.seed = seed
+        self.batch_size = batch_size
+        self.amp = amp
+        self.resize_sr = resize_sr
+
+    def train(self, mode: bool = True) -> "RQIMetric":
+        """The network stays in eval mode whatever ``mode`` is."""
+        super().train(mode)
+        self.network.eval()
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.network.parameters()).device
+
+    def _prepare(self, sr: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        single = isinstance(sr, torch.Tensor) and isinstance(gt, torch.Tensor) and sr.ndim == 3 and gt.ndim == 3
+        if single:
+            sr, gt = sr.unsqueeze(0), gt.unsqueeze(0)
+        if self.resize_sr and isinstance(sr, torch.Tensor) and isinstance(gt, torch.Tensor):
+            if sr.ndim == 4 and gt.ndim == 4 and sr.shape[-2:] != gt.shape[-2:]:
+                sr = F.interpolate(sr.float(), size=gt.shape[-2:], mode="bicubic", antialias=True).clamp(0, 1)
+        sr, gt = check_image_pair(sr, gt)
+        device = self.device
+        sr = sr.to(device=device, dtype=torch.float32)
+        gt = gt.to(device=device, dtype=torch.float32)
+        sr, gt = resize_to_min_side(sr, gt, self.crop_size)
+        return sr, gt, single
+
+    @torch.inference_mode()
+    def forward(
+        self, sr: torch.Tensor, gt: torch.Tensor, *, crop_positions: Sequence[torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Scores of (sr, gt); ``crop_positions`` (one (K_s, 2) (row, col) tensor per scale used) replaces the
+        random crops, e.g. to reproduce positions drawn elsewhere."""
+        sr, gt, single = self._prepare(sr, gt)
+        sizes = scale_sizes(sr.shape[-2], sr.shape[-1], self.crop_size, self.protocol)
+        if crop_positions is not None and len(crop_positions) != len(sizes):
+            raise ValueError(
+                f"crop_positions must hold one (K, 2) tensor per scale used ({len(sizes)} for this image size "
+                f"{tuple(sr.shape[-2:])}); got {len(crop_positions)}"
+            )
+        generator = torch.Generator().manual_seed(self.seed)
+        total = torch.zeros(sr.shape[0], device=sr.device, dtype=torch.float32)
+        count = 0
+        for index, size in enumerate(sizes):
+            if index:
+                sr, gt = downscale(sr, size), downscale(gt, size)
+            if crop_positions is None:
+                cells = random_crop_positions(self.protocol.crops_per_scale[index], *size, self.crop_size, generator)
+            else:
+                cells = torch.as_tensor(crop_positions[index], dtype=torch.int64).reshape(-1, 2)
+            total += self._crop_scores(sr, gt, cells).sum(dim=1)
+            count += len(cells)
+        scores = total / count
+        return scores[0] if single else scores
+
+    def _crop_scores(self, sr: torch.Tensor, gt: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        """(N, K) network scores of the K aligned crops at ``cells`` of every image."""
+        n, k = sr.shape[0], len(cells)
+        offsets = cells.unsqueeze(0).expand(n, -1, -1)
+        crops_sr = take_crops(sr, offsets, self.crop_size)
+        crops_gt = take_crops(gt, offsets, self.crop_size)
+        scores = []
+        with judge_autocast(self.amp, sr.device):
+            for start in range(0, n * k, self.batch_size):
+                stop = start + self.batch_size
+                scores.append(at_least_float32(self.network(crops_sr[start:stop], crops_gt[start:stop])).float())
+        return torch.cat(scores).view(n, k)
+
+    def extra_repr(self) -> str:
+        return f"protocol={self.protocol}, seed={self.seed}, batch_size={self.batch_size}, amp={self.amp!r}"
+
+
+def score(
+    sr: torch.Tensor | str | os.PathLike,
+    gt: torch.Tensor | str | os.PathLike,
+    model: str | nn.Module = "maniqa-pipal",
+    **options,
+) -> torch.Tensor:
+    """f(sr, gt) with the multi-scale protocol: a one-call form of :class:`RQIMetric` (``options`` are its
+    keyword arguments). ``sr``/``gt`` are (N, 3, H, W) / (3, H, W) tensors in [0, 1] or image file paths.
+    Returns (N,) float32 scores, or a 0-dim tensor for single images and paths. Build an RQIMetric once
+    to score many images: this builds the network on every call."""
+    from ..images import read_image
+
+    if isinstance(sr, (str, os.PathLike)):
+        sr = read_image(sr)
+    if isinstance(gt, (str, os.PathLike)):
+        gt = read_image(gt)
+    return RQIMetric(model, **options)(sr, gt)
