@@ -1,21 +1,17 @@
 #!/usr/bin/env bash
-# CUDA checks for a lent GPU machine, in one run (see README "GPU checks"):
-#   the CUDA tests (mixed precision, GradScaler), BasicSR's pipeline on CUDA, and rqi-train on CUDA for both
-#   recipes of tiny-kadid-synth (KADID-synth is generated there; EPOCHS overrides the configs' epochs, 16 for
-#   the README's comparison). Results go to $OUT (or ./gpu_out).
-# Needs on that machine: torch with CUDA, and the wheels in .whl/ (basicsr, addict, lmdb, yapf) when missing.
+# CUDA checks for a lent GPU machine, in one run: the CUDA tests (mixed precision, GradScaler, no host-device
+# syncs, checkpointing, torch.compile with inductor, the metric's protocol parity at full size), the metric
+# and speed-path tests, and BasicSR's pipeline on CUDA. TRAIN=1 also trains both tiny-kadid-synth recipes
+# on CUDA (EPOCHS overrides the configs' epochs). Results go to $OUT (default ./gpu_out).
 set -uo pipefail
-export EPOCHS=${EPOCHS:-16}
 OUT=${OUT:-gpu_out}
 mkdir -p "$OUT"
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
-fi
-export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
-python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" | tee -a "$OUT/gpu.txt"
-python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_basicsr.py tests/test_loss.py 2>&1 | tail -25 | tee "$OUT/pytest.txt"
+source "$(dirname "$0")/gpu_env.sh" > "$OUT/gpu.txt" 2>&1
+cat "$OUT/gpu.txt"
+python3 -m pytest -q -p no:cacheprovider ${CUDA_TESTS:-tests/test_cuda.py tests/test_basicsr.py tests/test_loss.py} 2>&1 \
+  | tail -25 | tee "$OUT/pytest.txt"
+[ "${TRAIN:-0}" = 1 ] || exit 0
+export EPOCHS=${EPOCHS:-16}
 for recipe in tiny_kadid_synth tiny_kadid_synth_traditional; do
   python3 - "$recipe" <<'PY' 2>&1 | grep -v "it/s" | tail -15 | tee "$OUT/train_$recipe.txt"
 import dataclasses, json, os, sys, time, logging

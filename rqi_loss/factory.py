@@ -6,6 +6,8 @@ import logging
 import os
 from pathlib import Path
 
+import torch
+
 from .checkpoints import WEIGHTS_FILE, CONFIG_FILE, read_folder_config, read_state_file
 from .hub import ChecksumError, WeightsError, file_sha256, hub_file, parse_hub_name
 from .networks import RQINetwork, build_network, load_network_state
@@ -98,3 +100,15 @@ def create_network(
             load_network_state(network, state, source=source)
             logger.info("loaded %s weights from %s", name, source)
     return network.requires_grad_(False).eval()
+
+
+def frozen_network(
+    model: str | torch.nn.Module, *, pretrained: bool = True, checkpoint_path: str | os.PathLike | None = None
+) -> torch.nn.Module:
+    """A zoo name built by :func:`create_network`, or a given module, frozen (no parameter requires grad) and
+    in eval mode."""
+    if isinstance(model, str):
+        return create_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
+    if isinstance(model, torch.nn.Module):
+        return model.requires_grad_(False).eval()
+    raise TypeError(f"model must be a zoo name or an nn.Module; got {type(model).__name__}")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint as recompute_in_backward
 
 from .crops import CROP_MODES, crop_offsets, resize_to_min_side, take_crops
-from .networks.base import at_least_float32
+from .networks.base import at_least_float32, split_features
 from .inputs import check_image_pair, check_pair_values
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -46,12 +47,28 @@ def _input_size(network: nn.Module) -> int:
     return size
 
 
-def _pair_scores(network: nn.Module, sr: torch.Tensor, gt: torch.Tensor, antisymmetric: bool) -> torch.Tensor:
+def _extract_both(network: nn.Module, sr: torch.Tensor, gt: torch.Tensor, checkpoint: bool):
+    """Features of the sr and gt crops. Without a gradient to compute, both go through the backbone in one
+    call; otherwise the gt call builds no graph, and ``checkpoint`` recomputes the sr activations in backward
+    instead of storing them."""
+    if not (torch.is_grad_enabled() and sr.requires_grad):
+        both = network.extract(torch.cat((sr, gt)))
+        return split_features(both, sr.shape[0])
+    if checkpoint:
+        features_sr = recompute_in_backward(network.extract, sr, use_reentrant=False, preserve_rng_state=False)
+    else:
+        features_sr = network.extract(sr)
+    with torch.no_grad():
+        features_gt = network.extract(gt)
+    return features_sr, features_gt
+
+
+def pair_scores(
+    network: nn.Module, sr: torch.Tensor, gt: torch.Tensor, antisymmetric: bool, checkpoint: bool = False
+) -> torch.Tensor:
     """(M,) scores of crop pairs; the gt side never builds an autograd graph."""
     if hasattr(network, "extract") and hasattr(network, "compare"):
-        features_sr = network.extract(sr)
-        with torch.no_grad():
-            features_gt = network.extract(gt)
+        features_sr, features_gt = _extract_both(network, sr, gt, checkpoint)
         scores = network.compare(features_sr, features_gt)
         if antisymmetric:
             scores = 0.5 * (scores - network.compare(features_gt, features_sr))
@@ -73,6 +90,7 @@ def rqi_score(
     antisymmetric: bool = False,
     generator: torch.Generator | None = None,
     check_inputs: bool = True,
+    checkpoint: bool = False,
 ) -> torch.Tensor:
     """Per-image relative quality f(sr, gt), averaged over aligned crops at the network's input size.
 
@@ -84,6 +102,8 @@ def rqi_score(
             covering every pixel) or "center".
         antisymmetric: return 0.5 * (f(sr, gt) - f(gt, sr)), so that swapping the inputs flips the sign exactly.
         check_inputs: reject NaN/Inf and [0, 255] data (one host-device sync).
+        checkpoint: recompute the sr backbone activations in backward instead of storing them (activation
+            checkpointing: less memory, one more backbone forward; same values and gradients).
 
     Returns:
         (N,) float32 scores; differentiable with respect to ``sr`` only.
@@ -99,7 +119,8 @@ def rqi_score(
     sr, gt = resize_to_min_side(sr, gt, size)
     n, _, height, width = sr.shape
     offsets = crop_offsets(n, height, width, size, crop, num_crops, generator)
-    scores = _pair_scores(network, take_crops(sr, offsets, size), take_crops(gt, offsets, size), antisymmetric)
+    crops_sr, crops_gt = take_crops(sr, offsets, size), take_crops(gt, offsets, size)
+    scores = pair_scores(network, crops_sr, crops_gt, antisymmetric, checkpoint)
     return at_least_float32(scores).view(n, offsets.shape[1]).mean(dim=1)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .factory import create_network
+from .factory import create_network, frozen_network
 from .amp import check_amp, judge_autocast
 from .functional import check_crop_options, check_reduction, rqi_loss
 from .networks.base import at_least_float32
@@ -33,6 +33,8 @@ class RQILoss(nn.Module):
         check_inputs: reject NaN/Inf and [0, 255] inputs (one host-device sync per call).
         amp: None (fp32) | "bf16" | "fp16" | "auto": autocast for the network's forward and backward ("auto":
             bf16 where the GPU supports it, else fp16; fp32 on CPU). The returned loss is float32.
+        checkpoint: recompute the SR backbone activations in backward instead of storing them (less memory,
+            one more backbone forward per step; same values and gradients).
 
     Shapes: ``sr``, ``gt`` (N, 3, H, W) in [0, 1], H, W >= the network's input size (224); optional
     ``weight`` (N,). Returns a 0-dim float32 tensor ("mean"/"sum") or (N,) ("none").
@@ -55,6 +57,7 @@ class RQILoss(nn.Module):
         checkpoint_path: str | os.PathLike | None = None,
         check_inputs: bool = True,
         amp: str | None = None,
+        checkpoint: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(loss_weight, bool) or not isinstance(loss_weight, (int, float)) or not math.isfinite(loss_weight) or loss_weight < 0:
@@ -63,19 +66,15 @@ class RQILoss(nn.Module):
             )
         check_reduction(reduction)
         check_crop_options(crop, num_crops)
-        if isinstance(model, str):
-            network = create_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
-        elif isinstance(model, nn.Module):
-            network = model
-        else:
-            raise TypeError(f"model must be a zoo name or an nn.Module; got {type(model).__name__}")
-        self.network = network.requires_grad_(False).eval()
+        network = frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
+        self.network = network
         self.loss_weight = float(loss_weight)
         self.reduction = reduction
         self.crop = crop
         self.num_crops = num_crops
         self.antisymmetric = antisymmetric
         self.check_inputs = check_inputs
+        self.checkpoint = bool(checkpoint)
         check_amp(amp)
         self.amp = amp
         self.generator = torch.Generator()
@@ -118,11 +117,13 @@ class RQILoss(nn.Module):
                 antisymmetric=self.antisymmetric,
                 generator=self.generator,
                 check_inputs=self.check_inputs,
+                checkpoint=self.checkpoint,
             )
         return at_least_float32(value)
 
     def extra_repr(self) -> str:
         return (
             f"loss_weight={self.loss_weight}, reduction={self.reduction!r}, crop={self.crop!r}, "
-            f"num_crops={self.num_crops}, antisymmetric={self.antisymmetric}, amp={self.amp!r}"
+            f"num_crops={self.num_crops}, antisymmetric={self.antisymmetric}, amp={self.amp!r}, "
+            f"checkpoint={self.checkpoint}"
         )

@@ -20,6 +20,13 @@ def full_network():
     return network.cuda().eval()
 
 
+@pytest.fixture
+def tiny_cuda_network():
+    from conftest import make_tiny_network
+
+    return make_tiny_network().cuda()
+
+
 def _pair(batch=2, size=256):
     g = torch.Generator().manual_seed(1)
     return torch.rand(batch, 3, size, size, generator=g).cuda(), torch.rand(batch, 3, size, size, generator=g).cuda()
@@ -97,3 +104,43 @@ def test_metric_protocol_parity_with_the_authors_full_network_on_cuda(monkeypatc
     assert abs(ours.item() - theirs) < 1e-4, (ours.item(), theirs)
     bf16 = RQIMetric(ours_network, amp="bf16")(sr, gt, crop_positions=positions)
     assert abs(bf16.item() - theirs) < 0.02 * abs(theirs) + 2e-3
+
+
+def test_torch_compile_inductor_on_cuda(tiny_cuda_network):
+    torch._dynamo.reset()
+    sr, gt = (t[:, :, :64, :64] for t in _pair())
+    loss = RQILoss(tiny_cuda_network, crop="grid", check_inputs=False, amp="bf16")
+    eager = _loss_and_grad(loss, sr, gt)
+    compiled = _loss_and_grad(torch.compile(loss), sr, gt)
+    torch.testing.assert_close(compiled[0], eager[0], rtol=2e-2, atol=2e-3)
+    cosine = torch.nn.functional.cosine_similarity(compiled[1].flatten(), eager[1].flatten(), dim=0)
+    assert cosine > 0.99
+    torch._dynamo.reset()
+
+
+def test_no_host_device_sync_on_the_hot_path(full_network):
+    """With the finite-input check off, a loss step (forward + backward) never waits for the GPU."""
+    sr, gt = _pair()
+    loss = RQILoss(full_network, crop="random", num_crops=2, check_inputs=False, amp="bf16", seed=0)
+    x = sr.clone().requires_grad_(True)
+    loss(x, gt).backward()  # warm-up outside the check
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        loss(x, gt).backward()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+def test_checkpoint_on_cuda_same_gradients_less_memory(full_network):
+    sr, gt = _pair(batch=4)
+    results = {}
+    for checkpoint in (False, True):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        value, grad = _loss_and_grad(RQILoss(full_network, crop="center", checkpoint=checkpoint, amp="bf16"), sr, gt)
+        results[checkpoint] = value, grad, torch.cuda.max_memory_allocated() - before
+    torch.testing.assert_close(results[True][0], results[False][0], rtol=1e-3, atol=1e-4)
+    cosine = torch.nn.functional.cosine_similarity(results[True][1].flatten(), results[False][1].flatten(), dim=0)
+    assert cosine > 0.999
+    assert results[True][2] < 0.7 * results[False][2], (results[True][2], results[False][2])

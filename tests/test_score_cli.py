@@ -184,3 +184,18 @@ def test_unreadable_and_missing_files_name_the_path(tmp_path):
         read_image(tmp_path / "broken.png")
     with pytest.raises(FileNotFoundError, match="absent.png"):
         read_image(tmp_path / "absent.png")
+
+
+def test_rank_methods_example(tmp_path, capsys):
+    """examples/rank_methods.py, as the README runs it: three methods ranked, scores written."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "rank_methods.py"
+    spec = importlib.util.spec_from_file_location("rank_methods", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--out", str(tmp_path)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert sorted(line.split()[1] for line in table[1:4]) == ["blur", "jpeg", "noise"]
+    rows = list(csv.DictReader((tmp_path / "scores.csv").open()))
+    assert len([r for r in rows if r["image"] != "MEAN"]) == 15

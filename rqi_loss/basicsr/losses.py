@@ -1,7 +1,7 @@
 """BasicSR loss classes: ``RQILoss`` for ``pixel_opt`` and ``RQIPerceptualLoss`` for ``perceptual_opt``.
 
 Every YAML key is a constructor argument (``model``, ``loss_weight``, ``reduction``, ``crop``, ``num_crops``,
-``antisymmetric``, ``seed``, ``checkpoint_path``, ``check_inputs``); an unknown key raises a TypeError that
+``antisymmetric``, ``seed``, ``checkpoint_path``, ``check_inputs``, ``amp``, ``checkpoint``); an unknown key raises a TypeError that
 lists the valid ones.
 """
 

@@ -11,7 +11,8 @@ from torch import nn
 
 from ..amp import check_amp, judge_autocast
 from ..crops import resize_to_min_side, take_crops
-from ..factory import create_network
+from ..factory import frozen_network
+from ..functional import pair_scores
 from ..inputs import check_image_pair
 from ..networks.base import at_least_float32
 from .protocol import ScoreProtocol, downscale, get_protocol, random_crop_positions, scale_sizes
@@ -56,18 +57,13 @@ class RQIMetric(nn.Module):
         checkpoint_path: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(model, str):
-            network = create_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
-        elif isinstance(model, nn.Module):
-            network = model
-        else:
-            raise TypeError(f"model must be a zoo name or an nn.Module; got {type(model).__name__}")
+        network = frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1 (crop pairs per network call); got {batch_size!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an integer; got {seed!r}")
         check_amp(amp)
-        self.network = network.requires_grad_(False).eval()
+        self.network = network
         if device is not None:
             self.network.to(device)
         self.protocol = get_protocol(protocol)
@@ -139,7 +135,8 @@ class RQIMetric(nn.Module):
         with judge_autocast(self.amp, sr.device):
             for start in range(0, n * k, self.batch_size):
                 stop = start + self.batch_size
-                scores.append(at_least_float32(self.network(crops_sr[start:stop], crops_gt[start:stop])).float())
+                chunk = pair_scores(self.network, crops_sr[start:stop], crops_gt[start:stop], antisymmetric=False)
+                scores.append(at_least_float32(chunk).float())
         return torch.cat(scores).view(n, k)
 
     def extra_repr(self) -> str:

@@ -32,6 +32,17 @@ def at_least_float32(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
+def split_features(features: Any, n: int) -> tuple[Any, Any]:
+    """Split features of a concatenated (2N, ...) batch into the first N and the rest (a tensor, or nested
+    lists/tuples of tensors and None, as CompactRQI returns)."""
+    if isinstance(features, torch.Tensor):
+        return features[:n], features[n:]
+    if features is None:
+        return None, None
+    halves = [split_features(item, n) for item in features]
+    return type(features)(h[0] for h in halves), type(features)(h[1] for h in halves)
+
+
 class RQINetwork(nn.Module):
     """Base class: input normalisation, the extract/compare split and the checkpoint key allow-list."""
 
@@ -69,8 +80,10 @@ class RQINetwork(nn.Module):
         return self.features(self.normalize(x))
 
     def forward(self, sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-        """(N,) float32 f(sr, gt); both (N, 3, S, S) in [0, 1]."""
-        return self.compare(self.extract(sr), self.extract(gt))
+        """(N,) float32 f(sr, gt); both (N, 3, S, S) in [0, 1]. Both images go through the backbone in one
+        call (to keep the gt side free of an autograd graph in a loss, use :func:`rqi_loss.functional`)."""
+        features_sr, features_gt = split_features(self.extract(torch.cat((sr, gt))), sr.shape[0])
+        return self.compare(features_sr, features_gt)
 
     def save_pretrained(self, folder: str | os.PathLike, **metadata: Any) -> Path:
         """Write this network in our Hub layout (config.json + model.safetensors + README.md), atomically.

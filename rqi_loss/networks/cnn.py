@@ -5,10 +5,7 @@ Each image is mapped to a luma/chroma space (a learned 1x1 conv starting at YCbC
 Laplacian pyramid (fixed 5-tap binomial blur, ``levels`` band-pass levels plus the low-pass rest). On every
 band a learned 3x3 conv gives ``width`` feature maps. Per band and image the head sees the log mean absolute
 band energy, the log mean absolute conv response of each image and of their difference; the low-pass level
-adds per-channel means and log standard deviations. Options: ``pair_differences`` also gives the head the
-differences of the two images' statistics; ``local_grid`` = G > 0 adds, per level, the log of the largest
-cell mean of the absolute response difference over a G x G grid (localised distortions). A LayerNorm and an
-MLP g turn these into a score;
+adds per-channel means and log standard deviations. A LayerNorm and an MLP g turn these into a score;
 with ``antisymmetric=True`` (default) f(a, b) = g(a, b) - g(b, a), so f(a, b) = -f(b, a) and f(a, a) = 0
 hold exactly, by construction.
 """
@@ -36,8 +33,6 @@ class CompactRQIConfig:
     hidden: int = 128
     dropout: float = 0.1
     antisymmetric: bool = True
-    pair_differences: bool = False
-    local_grid: int = 0
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
 
@@ -81,9 +76,7 @@ class CompactRQI(RQINetwork):
         with torch.no_grad():
             self.colour.weight.copy_(torch.tensor(_YCBCR).view(3, 3, 1, 1))
         self.band_convs = nn.ModuleList(nn.Conv2d(3, cfg.width, 3, padding=1) for _ in range(cfg.levels))
-        own = cfg.levels * (3 + cfg.width) + 2 * 3
-        shared = cfg.levels * cfg.width * (2 if cfg.local_grid else 1)
-        stats = own * (3 if cfg.pair_differences else 2) + shared
+        stats = cfg.levels * (2 * 3 + 3 * cfg.width) + 4 * 3
         self.head = nn.Sequential(
             nn.LayerNorm(stats),
             nn.Linear(stats, cfg.hidden),
@@ -102,10 +95,10 @@ class CompactRQI(RQINetwork):
         responses = [F.leaky_relu(conv(band), 0.2) for conv, band in zip(self.band_convs, pyramid)]
         return list(zip(pyramid, responses + [None]))
 
-    def _statistics(self, features_a, features_b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    @staticmethod
+    def _statistics(features_a, features_b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(per-image stats of a, of b, shared stats of the pair): log mean absolute band energy and conv
-        response per level, low-pass means and log stds; the log mean absolute response difference (and its
-        largest grid-cell mean with ``local_grid``)."""
+        response per level, low-pass means and log stds; the log mean absolute response difference."""
 
         def log_mean_abs(t: torch.Tensor) -> torch.Tensor:
             return torch.log(t.abs().mean(dim=(2, 3)) + _EPS)
@@ -118,21 +111,12 @@ class CompactRQI(RQINetwork):
                 continue
             own_a += [log_mean_abs(band_a), log_mean_abs(resp_a)]
             own_b += [log_mean_abs(band_b), log_mean_abs(resp_b)]
-            difference = resp_a - resp_b
-            shared.append(log_mean_abs(difference))
-            if self.cfg.local_grid:
-                cells = F.adaptive_avg_pool2d(difference.abs(), self.cfg.local_grid)
-                shared.append(torch.log(cells.amax(dim=(2, 3)) + _EPS))
+            shared.append(log_mean_abs(resp_a - resp_b))
         return torch.cat(own_a, dim=1), torch.cat(own_b, dim=1), torch.cat(shared, dim=1)
 
     def compare(self, features_a, features_b) -> torch.Tensor:
         own_a, own_b, shared = self._statistics(features_a, features_b)
-
-        def head_input(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
-            parts = (first, second, first - second) if self.cfg.pair_differences else (first, second)
-            return torch.cat((*parts, shared), dim=1)
-
-        score = self.head(head_input(own_a, own_b)).squeeze(1)
+        score = self.head(torch.cat((own_a, own_b, shared), dim=1)).squeeze(1)
         if self.cfg.antisymmetric:  # the shared statistics are symmetric: computed once, used both ways
-            score = score - self.head(head_input(own_b, own_a)).squeeze(1)
+            score = score - self.head(torch.cat((own_b, own_a, shared), dim=1)).squeeze(1)
         return at_least_float32(score)

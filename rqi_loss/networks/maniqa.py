@@ -7,6 +7,7 @@ trained network predicts MOS differences normalised to about [-1, 1]).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,6 +52,73 @@ class MANIQARQIConfig:
         return config_from_dict(cls, values, "MANIQA-RQI")
 
 
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def channel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(L)) v on (N, C, L) tensors (a C x C attention matrix per sample).
+
+    fp32/fp64 inputs use ``scaled_dot_product_attention``. Half-precision inputs (autocast) keep the logits
+    and the softmax in fp32: on CUDA with every matmul in half precision on tensor cores
+    (:class:`HalfChannelAttention`), on the CPU by computing the step in fp32 (faster there than bf16
+    matmuls; bench/results/cpu/channel_attention_bf16.json).
+    """
+    if q.dtype not in _HALF:
+        return F.scaled_dot_product_attention(q, k, v)
+    if q.is_cuda:
+        return HalfChannelAttention.apply(q, k, v)
+    with torch.autocast(q.device.type, enabled=False):
+        logits = torch.matmul(q.float(), k.float().transpose(1, 2)) * q.shape[-1] ** -0.5
+        return torch.matmul(torch.softmax(logits, dim=-1), v.float()).to(q.dtype)
+
+
+def _matmul_fp32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a @ b of half-precision batches with an fp32 result: cuBLAS' fp32 output where torch offers it (the
+    products are accumulated in fp32 either way), else the operands upcast."""
+    if a.is_cuda and _cuda_bmm_has_out_dtype():
+        return torch.bmm(a, b, out_dtype=torch.float32)
+    return torch.bmm(a.float(), b.float())
+
+
+@functools.cache
+def _cuda_bmm_has_out_dtype() -> bool:
+    try:
+        x = torch.zeros(1, 8, 8, device="cuda", dtype=torch.bfloat16)
+        return torch.bmm(x, x, out_dtype=torch.float32).dtype == torch.float32
+    except (TypeError, RuntimeError):
+        return False
+
+
+class HalfChannelAttention(torch.autograd.Function):
+    """Channel attention for fp16/bf16 q, k, v (N, C, L): fp32 logits S = q k^T / sqrt(L) (no overflow, no
+    rounding of the logits), fp32 softmax P, output P v with P rounded to the input dtype (as flash attention
+    does). The backward is written out (dP = dO v^T and dS = P (dP - rowsum(dP P)) in fp32, the products with
+    q, k, v in half precision) so that no C x C matrix is stored in half precision and no fp32 matmul runs."""
+
+    @staticmethod
+    def forward(ctx, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(q.device.type, enabled=False):
+            scale = q.shape[-1] ** -0.5
+            probabilities = torch.softmax(_matmul_fp32(q, k.transpose(1, 2)) * scale, dim=-1)
+            out = torch.bmm(probabilities.to(v.dtype), v)
+        ctx.save_for_backward(q, k, v, probabilities)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        q, k, v, probabilities = ctx.saved_tensors
+        with torch.autocast(q.device.type, enabled=False):
+            grad_out = grad_out.to(v.dtype)
+            scale = q.shape[-1] ** -0.5
+            grad_v = torch.bmm(probabilities.to(v.dtype).transpose(1, 2), grad_out)
+            grad_p = _matmul_fp32(grad_out, v.transpose(1, 2))
+            grad_logits = probabilities * (grad_p - (grad_p * probabilities).sum(dim=-1, keepdim=True))
+            grad_logits = (grad_logits * scale).to(q.dtype)
+            grad_q = torch.bmm(grad_logits, k)
+            grad_k = torch.bmm(grad_logits.transpose(1, 2), q)
+        return grad_q, grad_k, grad_v
+
+
 class ChannelAttention(nn.Module):
     """MANIQA's transposed attention block on (N, C, L): attention between channels, L-dim projections.
 
@@ -67,7 +135,7 @@ class ChannelAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, channels, length = x.shape
-        out = F.scaled_dot_product_attention(self.c_q(x), self.c_k(x), self.c_v(x))  # (N, C, L)
+        out = channel_attention(self.c_q(x), self.c_k(x), self.c_v(x))  # (N, C, L)
         out = out.transpose(1, 2).reshape(n, channels, length)
         return self.proj_drop(out) + x
 
@@ -145,6 +213,13 @@ class MANIQARQI(RQINetwork):
         x = self._channel_attention(x, self.tablock2)
         x = self.swintransformer2(self.conv2(x))
         tokens = x.flatten(2).transpose(1, 2)  # (N, L, C)
+        if torch.is_autocast_enabled(tokens.device.type):  # the score heads and the weighted mean in fp32
+            with torch.autocast(tokens.device.type, enabled=False):
+                return self._weighted_score(tokens.float())
+        return self._weighted_score(tokens)
+
+    def _weighted_score(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(N, L, C) tokens -> (N,) sum(score * weight) / sum(weight) over the tokens, at least float32."""
         score = at_least_float32(self.fc_score(tokens))
         weight = at_least_float32(self.fc_weight(tokens))
         return ((score * weight).sum(dim=1) / (weight.sum(dim=1) + 1e-8)).squeeze(-1)

@@ -1,0 +1,141 @@
+"""Shared helpers for the bench/ scripts: hardware record, side-by-side timing, peak memory, FLOPs, JSON.
+
+Every figure a script reports is a ratio of measurements taken side by side in one run: the candidates are
+timed in interleaved rounds (A, B, A, B, ...) so that the machine's drift hits them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # reference.py: the authors' network built offline
+
+
+def hardware(device: torch.device) -> dict:
+    """What the numbers were measured on."""
+    info = {"torch": torch.__version__, "python": platform.python_version(), "device": str(device)}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    else:
+        model = next(
+            (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+            platform.processor() or platform.machine(),
+        ) if Path("/proc/cpuinfo").exists() else platform.processor()
+        info["cpu"] = model
+        info["torch_threads"] = torch.get_num_threads()
+    return info
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_side_by_side(candidates: dict[str, Callable[[], object]], device: torch.device, repeats: int, warmup: int = 1) -> dict[str, float]:
+    """Median seconds per call of each candidate, measured in interleaved rounds after ``warmup`` rounds."""
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for round_index in range(warmup + repeats):
+        for name, fn in candidates.items():
+            synchronize(device)
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            if round_index >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
+    """Peak bytes of tensor memory allocated while ``fn`` runs, above what was allocated before. CUDA: the
+    caching allocator's peak; CPU: the allocation/free timeline recorded by the profiler."""
+    if device.type == "cuda":
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        fn()
+        synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted(prof.events(), key=lambda e: e.time_range.start)
+    current = peak = 0
+    for event in events:
+        current += event.self_cpu_memory_usage
+        peak = max(peak, current)
+    return peak
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of one call (torch.utils.flop_counter; attention through the math SDPA backend, which it counts)."""
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def matmul_flops_per_second(device: torch.device, dtype: torch.dtype, size: int, repeats: int = 5) -> float:
+    """Measured dense matmul throughput of this machine (the practical limit the loss step is compared to)."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
+    b = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
+    seconds = time_side_by_side({"mm": lambda: a @ b}, device, repeats=repeats, warmup=2)["mm"]
+    return 2 * size**3 / seconds
+
+
+@contextmanager
+def quiet_timm():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per candidate (median reported)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    return parser
+
+
+def report(results: dict, path: Path | None) -> None:
+    """Print the results as JSON and write them to ``path`` when given."""
+    text = json.dumps(results, indent=2)
+    print(text)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+
+
+def random_pair(batch: int, size: int, device: torch.device, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    gt = torch.rand(batch, 3, size, size, generator=g)
+    sr = (gt + 0.05 * torch.randn(gt.shape, generator=g)).clamp(0, 1)
+    return sr.to(device), gt.to(device)
+
+
+def seeded_network(device: torch.device):
+    """Our full-size MANIQA-RQI and the authors' MANIQA_RQI with the same seeded random weights."""
+    from reference import build_reference_maniqa
+
+    from rqi_loss.networks import MANIQARQI, load_network_state
+
+    with quiet_timm():
+        reference = build_reference_maniqa(seed=0)
+    ours = MANIQARQI()
+    load_network_state(ours, reference.state_dict(), source="reference MANIQA_RQI")
+    return ours.to(device).eval().requires_grad_(False), reference.to(device).eval()

@@ -1,0 +1,85 @@
+"""4. Achieved FLOP/s of the loss step as a fraction of this machine's measured dense matmul FLOP/s (and, on
+a known GPU, of its nominal dense bf16 peak: model FLOP utilisation, MFU).
+
+    python bench/flop_utilization.py [--device cpu|cuda] [--batches 1 4] [--amp bf16] [--compile] [--json out.json]
+
+Model FLOPs of one step (forward + backward to SR) are counted by torch.utils.flop_counter (attention through
+the math SDPA backend, which it counts); the step is then timed with the default kernels. The matmul
+reference is a square matmul in the step's compute dtype (fp32 or the autocast dtype).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from common import base_parser, count_flops, hardware, matmul_flops_per_second, quiet_timm, random_pair, report, seeded_network, time_side_by_side
+from rqi_loss import RQILoss
+
+# Nominal dense (no sparsity) bf16/fp16 tensor-core peaks, FLOP/s, from the vendors' data sheets (SXM parts).
+NOMINAL_PEAK = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12}
+
+
+def nominal_peak(device: torch.device) -> float | None:
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in NOMINAL_PEAK.items() if key in name), None)
+
+
+def main() -> None:
+    parser = base_parser(__doc__.split("\n")[0])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--amp", choices=["bf16", "fp16"], default=None)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network's extract and compare")
+    parser.add_argument("--matmul-size", type=int, default=None)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    ours, _ = seeded_network(device)
+    loss = RQILoss(ours, crop="center", amp=args.amp, check_inputs=False)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp, torch.float32)
+    size = args.matmul_size or (8192 if device.type == "cuda" else 2048)
+    matmul = matmul_flops_per_second(device, dtype, size)
+    peak = nominal_peak(device)
+    inputs = {batch: random_pair(batch, 224, device) for batch in args.batches}
+
+    def step(batch: int) -> None:
+        sr, gt = inputs[batch]
+        loss(sr.clone().requires_grad_(True), gt).backward()
+
+    with quiet_timm():
+        flops_per_batch = {batch: count_flops(lambda: step(batch)) for batch in args.batches}  # eager
+    if args.compile:  # RQILoss calls the network's extract and compare (not forward): compile those two
+        ours.extract, ours.compare = torch.compile(ours.extract), torch.compile(ours.compare)
+    rows = []
+    for batch in args.batches:
+        flops = flops_per_batch[batch]
+        with quiet_timm():
+            seconds = time_side_by_side({"step": lambda: step(batch)}, device, args.repeats, warmup=2)["step"]
+        achieved = flops / seconds
+        row = {
+            "batch": batch,
+            "gflop_per_step": flops / 1e9,
+            "seconds": seconds,
+            "achieved_tflops": achieved / 1e12,
+            "fraction_of_measured_matmul": achieved / matmul,
+        }
+        if peak:
+            row["mfu_vs_nominal_peak"] = achieved / peak
+        rows.append(row)
+        print(row, flush=True)
+    report(
+        {
+            "benchmark": "loss step FLOP/s vs this machine's dense matmul FLOP/s",
+            "hardware": hardware(device),
+            "amp": args.amp,
+            "compiled": args.compile,
+            "matmul": {"size": size, "dtype": str(dtype), "tflops": matmul / 1e12},
+            "nominal_peak_tflops": peak / 1e12 if peak else None,
+            "results": rows,
+        },
+        args.json,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The cheap-loss-step paths: activation checkpointing, backbone calls, channels_last, torch.compile and
+mixed precision (bf16 autocast on the CPU with the full-size architecture). Values, not timings: the timings
+are in bench/."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rqi_loss import RQILoss, RQIMetric
+from rqi_loss.functional import pair_scores
+from rqi_loss.networks import CompactRQI, MANIQARQI
+
+
+def _loss_and_grad(loss, sr, gt):
+    x = sr.clone().requires_grad_(True)
+    value = loss(x, gt)
+    value.backward()
+    return value.detach(), x.grad
+
+
+@pytest.mark.parametrize("network_name", ["tiny_maniqa", "compact"])
+def test_checkpoint_gives_the_same_values_and_gradients(tiny_network, image_pair, network_name):
+    network = tiny_network if network_name == "tiny_maniqa" else CompactRQI(input_size=32, levels=3).eval()
+    sr, gt = image_pair
+    plain = _loss_and_grad(RQILoss(network, crop="grid"), sr, gt)
+    recomputed = _loss_and_grad(RQILoss(network, crop="grid", checkpoint=True), sr, gt)
+    torch.testing.assert_close(recomputed[0], plain[0], rtol=0, atol=1e-6)
+    torch.testing.assert_close(recomputed[1], plain[1], rtol=1e-5, atol=1e-8)
+    assert all(p.grad is None for p in network.parameters())
+
+
+class CountingExtract:
+    """Counts backbone calls and the images in each."""
+
+    def __init__(self, network, monkeypatch):
+        self.calls: list[tuple[int, bool]] = []
+        original = network.extract
+
+        def extract(x):
+            self.calls.append((x.shape[0], torch.is_grad_enabled()))
+            return original(x)
+
+        monkeypatch.setattr(network, "extract", extract)
+
+
+def test_backbone_calls_one_with_graph_one_without_and_one_when_scoring(tiny_network, image_pair, monkeypatch):
+    sr, gt = image_pair  # (2, 3, 64, 64); tiny input 32: grid of 4 crops per image
+    counter = CountingExtract(tiny_network, monkeypatch)
+    _loss_and_grad(RQILoss(tiny_network, crop="grid"), sr, gt)
+    assert counter.calls == [(8, True), (8, False)]  # all sr crops at once with a graph; gt crops without
+    counter.calls.clear()
+    with torch.no_grad():
+        RQILoss(tiny_network, crop="grid")(sr, gt)
+    assert counter.calls == [(16, False)]  # nothing to differentiate: sr and gt crops in one call
+    counter.calls.clear()
+    RQIMetric(tiny_network, protocol="single-scale")(sr, gt)
+    assert counter.calls == [(80, False)]  # 20 crops x 2 images x (sr, gt)
+
+
+def test_single_call_scores_equal_separate_calls(tiny_network, image_pair):
+    sr, gt = (t[..., :32, :32] for t in image_pair)
+    with torch.no_grad():
+        joint = pair_scores(tiny_network, sr, gt, antisymmetric=True)
+        separate = tiny_network(sr, gt), tiny_network(gt, sr)
+    torch.testing.assert_close(joint, 0.5 * (separate[0] - separate[1]), rtol=0, atol=1e-6)
+
+
+def test_channels_last_inputs_give_the_same_loss_and_gradient(tiny_network, image_pair):
+    sr, gt = image_pair
+    loss = RQILoss(tiny_network, crop="grid")
+    plain = _loss_and_grad(loss, sr, gt)
+    cl = _loss_and_grad(loss, sr.contiguous(memory_format=torch.channels_last), gt.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(cl[0], plain[0], rtol=0, atol=1e-6)
+    torch.testing.assert_close(cl[1], plain[1], rtol=1e-4, atol=1e-7)
+
+
+def test_torch_compile_of_the_loss(tiny_network, image_pair):
+    """Dynamo capture and AOT autograd on the CPU (inductor's C++ build takes minutes on a 2-core CPU; the
+    inductor backend is tested on CUDA in test_cuda.py)."""
+    torch._dynamo.reset()
+    sr, gt = image_pair
+    loss = RQILoss(tiny_network, crop="grid", check_inputs=False)
+    eager = _loss_and_grad(loss, sr, gt)
+    compiled = _loss_and_grad(torch.compile(loss, backend="aot_eager"), sr, gt)
+    torch.testing.assert_close(compiled[0], eager[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(compiled[1], eager[1], rtol=1e-4, atol=1e-7)
+    torch._dynamo.reset()
+
+
+def test_bf16_matches_fp32_on_the_full_size_network():
+    """Full-size MANIQA-RQI (seeded random weights) on the CPU: the bf16 autocast loss within 2% of fp32, the
+    SR gradients with cosine similarity >= 0.98, nothing NaN/Inf (issue targets)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        network = MANIQARQI().eval()
+    g = torch.Generator().manual_seed(1)
+    gt = torch.rand(1, 3, 224, 224, generator=g)
+    sr = (gt + 0.1 * torch.randn(gt.shape, generator=g)).clamp(0, 1)
+    fp32 = _loss_and_grad(RQILoss(network, crop="center"), sr, gt)
+    bf16 = _loss_and_grad(RQILoss(network, crop="center", amp="bf16"), sr, gt)
+    assert bf16[0].dtype == torch.float32 and torch.isfinite(bf16[0]) and torch.isfinite(bf16[1]).all()
+    assert abs(bf16[0] - fp32[0]) <= 0.02 * abs(fp32[0]), (bf16[0], fp32[0])
+    cosine = torch.nn.functional.cosine_similarity(bf16[1].flatten(), fp32[1].flatten(), dim=0)
+    assert cosine >= 0.98, cosine
+
+
+@pytest.mark.parametrize("kernel", ["cuda_kernel_on_cpu", "channel_attention"])
+def test_half_channel_attention_matches_an_exact_computation(kernel):
+    """bf16 channel attention against float64 autograd: the output and all three gradients within bf16
+    rounding (measured about 0.4-0.6% of the max value). Both the CUDA path (HalfChannelAttention: fp32
+    logits and softmax, hand-written backward; it runs on the CPU too) and what the CPU runs."""
+    from rqi_loss.networks.maniqa import HalfChannelAttention, channel_attention
+
+    attention = HalfChannelAttention.apply if kernel == "cuda_kernel_on_cpu" else channel_attention
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 48, 40, generator=g, dtype=torch.float64) * 0.5 for _ in range(3))
+    grad_out = torch.randn(2, 48, 40, generator=g, dtype=torch.float64)
+    exact_inputs = [t.clone().requires_grad_(True) for t in (q, k, v)]
+    exact = torch.softmax(exact_inputs[0] @ exact_inputs[1].transpose(1, 2) / 40**0.5, -1) @ exact_inputs[2]
+    exact.backward(grad_out)
+    half_inputs = [t.to(torch.bfloat16).requires_grad_(True) for t in (q, k, v)]
+    out = attention(*half_inputs)
+    out.backward(grad_out.to(torch.bfloat16))
+    assert out.dtype == torch.bfloat16
+    pairs = [(out, exact)] + [(h.grad, e.grad) for h, e in zip(half_inputs, exact_inputs)]
+    for got, want in pairs:
+        assert ((got.double() - want).abs().max() / want.abs().max()) < 0.02
