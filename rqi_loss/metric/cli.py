@@ -58,11 +58,21 @@ def _pair_up(args: argparse.Namespace) -> tuple[list[MethodPairs], dict[str, Pat
     return methods, gt_images
 
 
+class _NoBar:
+    """Stands in for a tqdm bar when tqdm is not installed (it is optional)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _progress(total: int, quiet: bool):
     try:
         from tqdm.auto import tqdm
-    except ImportError:  # tqdm is optional: no bar
-        return None
+    except ImportError:
+        return _NoBar()
     return tqdm(total=total, unit="pair", desc="rqi-score", disable=quiet, file=sys.stderr)
 
 
@@ -79,7 +89,7 @@ def _score_all(metric: RQIMetric, methods: list[MethodPairs], report: ScoreRepor
                 gt = read_image(entries[0][2])
             except (OSError, ImageReadError) as error:
                 report.errors += [(method, name, str(error)) for method, _, _ in entries]
-                bar is not None and bar.update(len(entries))
+                bar.update(len(entries))
                 continue
             for method, sr_file, _ in entries:
                 try:
@@ -92,10 +102,9 @@ def _score_all(metric: RQIMetric, methods: list[MethodPairs], report: ScoreRepor
                     report.add(method, name, float(metric(sr, gt)))
                 except (OSError, ValueError) as error:
                     report.errors.append((method, name, str(error)))
-                bar is not None and bar.update(1)
+                bar.update(1)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
 
 def main(argv: list[str] | None = None) -> int:
