@@ -1,0 +1,61 @@
+"""Maintainer tool: where the embedded tiny-kadid-synth network errs, per distortion type, on its held-out
+KADID-synth scenes (the source photographs named in its config.json provenance).
+
+    python weights/tiny_kadid_synth_residuals.py [--root .cache/kadid-synth]
+
+Needs KADID-synth generated under ``--root`` (``rqi-train examples/train/tiny_kadid_synth.yaml`` makes it, or
+``rqi_loss.training.synth.make_kadid_synth``). Scores f(image, reference) on the 128 centre crops, fits
+MOS ~ a * f + b over all held-out images, and prints per type the RMSE and mean of the residual (MOS minus
+the fit; positive: the network judges the type too harshly) and the SRCC within the type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import defaultdict
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rqi_loss import create_network
+from rqi_loss.images import read_image
+from rqi_loss.training.metrics import srcc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--root", type=Path, default=Path(".cache/kadid-synth"))
+    args = parser.parse_args()
+    config = json.loads((resources.files("rqi_loss") / "pretrained" / "tiny-kadid-synth" / "config.json").read_text())
+    held_out = set(config["provenance"]["held_out_groups"])
+    network = create_network("tiny-kadid-synth")
+    size = network.input_size
+
+    def centre(path: str) -> torch.Tensor:
+        image = read_image(args.root / path)
+        top, left = (image.shape[1] - size) // 2, (image.shape[2] - size) // 2
+        return image[None, :, top : top + size, left : left + size]
+
+    rows = [r for r in csv.DictReader((args.root / "table.csv").open()) if r["source"] in held_out and r["distortion"] != "reference"]
+    with torch.no_grad():
+        scores = np.array([network(centre(r["image"]), centre(r["reference"])).item() for r in rows])
+    mos = np.array([float(r["mos"]) for r in rows])
+    slope, intercept = np.polyfit(scores, mos, 1)
+    residual = mos - (slope * scores + intercept)
+    by_type = defaultdict(list)
+    for index, row in enumerate(rows):
+        by_type[row["distortion"]].append(index)
+    print(f"held-out sources {sorted(held_out)}: {len(rows)} images, SRCC {srcc(scores, mos):.3f}")
+    print(f"{'distortion':<24} {'rmse':>6} {'bias':>7} {'srcc':>6}")
+    for name, indices in sorted(by_type.items(), key=lambda item: -np.abs(residual[item[1]].mean())):
+        idx = np.array(indices)
+        rmse = float(np.sqrt((residual[idx] ** 2).mean()))
+        print(f"{name:<24} {rmse:6.3f} {residual[idx].mean():+7.3f} {srcc(scores[idx], mos[idx]):+6.2f}")
+
+
+if __name__ == "__main__":
+    main()
