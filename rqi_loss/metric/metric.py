@@ -57,16 +57,16 @@ class RQIMetric(nn.Module):
         checkpoint_path: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
-        network = frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1 (crop pairs per network call); got {batch_size!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an integer; got {seed!r}")
         check_amp(amp)
+        self.protocol = get_protocol(protocol)  # options are checked before any weights are loaded
+        network = frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
         self.network = network
         if device is not None:
             self.network.to(device)
-        self.protocol = get_protocol(protocol)
         self.crop_size = self.protocol.crop_size or int(network.input_size)
         self.seed = seed
         self.batch_size = batch_size
