@@ -25,17 +25,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # reference.py: the authors' network built offline
 
 
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo where there is one, else what the platform module says."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
+
+
 def hardware(device: torch.device) -> dict:
     """What the numbers were measured on."""
     info = {"torch": torch.__version__, "python": platform.python_version(), "device": str(device)}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     else:
-        model = next(
-            (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-            platform.processor() or platform.machine(),
-        ) if Path("/proc/cpuinfo").exists() else platform.processor()
-        info["cpu"] = model
+        info["cpu"] = cpu_name()
         info["torch_threads"] = torch.get_num_threads()
     return info
 

@@ -1,53 +1,39 @@
-"""Time one RQILoss step (forward + backward to sr) of the embedded tiny-kadid-synth network on the CPU.
+"""Time one RQILoss step (forward + backward to sr) of the embedded tiny-kadid-synth network.
 
-    python bench/tiny_kadid_synth_step.py [--repeats 20] [--json out.json]
+    python bench/tiny_kadid_synth_step.py [--device cpu|cuda] [--repeats 20] [--json out.json]
 
 Input: a (2, 3, 256, 256) sr/gt pair. Reports the median over repeats for random (1 crop of 128 per image)
-and grid (4 crops per image covering every pixel) cropping, with the hardware.
+and grid (4 crops per image covering every pixel) cropping, timed in interleaved rounds, with the hardware.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import statistics
-import time
-
 import torch
 
+from common import base_parser, hardware, random_pair, report, time_side_by_side
 from rqi_loss import RQILoss
 
 
-def time_step(loss: RQILoss, sr: torch.Tensor, gt: torch.Tensor, repeats: int) -> float:
-    times = []
-    for _ in range(repeats + 2):
-        x = sr.clone().requires_grad_(True)
-        start = time.perf_counter()
-        loss(x, gt).backward()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[2:])  # the first two are warm-up
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--json")
+    parser = base_parser(__doc__.split("\n")[0])
+    parser.set_defaults(repeats=20)
     args = parser.parse_args()
-    g = torch.Generator().manual_seed(0)
-    sr, gt = torch.rand(2, 3, 256, 256, generator=g), torch.rand(2, 3, 256, 256, generator=g)
-    result = {
-        "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
-        "torch": torch.__version__,
-        "input": "(2, 3, 256, 256)",
-    }
-    for crop in ("random", "grid"):
-        ms = 1000 * time_step(RQILoss("tiny-kadid-synth", crop=crop, seed=0), sr, gt, args.repeats)
-        result[f"{crop}_ms"] = round(ms, 1)
-        print(f"tiny-kadid-synth forward+backward, crop={crop}: {ms:.1f} ms (median of {args.repeats})")
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(result, handle, indent=2)
+    device = torch.device(args.device)
+    sr, gt = random_pair(2, 256, device)
+    losses = {crop: RQILoss("tiny-kadid-synth", crop=crop, seed=0).to(device) for crop in ("random", "grid")}
+
+    def step(loss: RQILoss):
+        return lambda: loss(sr.clone().requires_grad_(True), gt).backward()
+
+    seconds = time_side_by_side({crop: step(loss) for crop, loss in losses.items()}, device, args.repeats, warmup=2)
+    report(
+        {
+            "benchmark": "tiny-kadid-synth loss step (forward + backward to sr), (2, 3, 256, 256)",
+            "hardware": hardware(device),
+            **{f"{crop}_ms": round(1000 * s, 1) for crop, s in seconds.items()},
+        },
+        args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -176,12 +176,19 @@ def jitter(img, level, rng):
     return np.stack([ndimage.map_coordinates(img[..., c], [yy, xx], order=1, mode="reflect") for c in range(3)], -1)
 
 
+def _patch_corners(shape: tuple, size: int, count: int, rng):
+    """``count`` random top-left corners (y, x) of ``size`` patches inside an (H, W, ...) image, drawn lazily
+    (callers may draw more from ``rng`` between patches)."""
+    h, w = shape[:2]
+    for _ in range(count):
+        yield rng.integers(0, h - size), rng.integers(0, w - size)
+
+
 def non_eccentricity_patch(img, level, rng):
     count = _per_level((3, 6, 9, 12, 16), level)
     size, out = 12, img.copy()
     h, w = img.shape[:2]
-    for _ in range(count):
-        y, x = rng.integers(0, h - size), rng.integers(0, w - size)
+    for y, x in _patch_corners(img.shape, size, count, rng):
         sy = int(np.clip(y + rng.integers(-size, size + 1), 0, h - size))
         sx = int(np.clip(x + rng.integers(-size, size + 1), 0, w - size))
         out[y : y + size, x : x + size] = img[sy : sy + size, sx : sx + size]
@@ -203,9 +210,7 @@ def quantization(img, level, rng):
 def color_block(img, level, rng):
     count = _per_level((3, 6, 9, 12, 16), level)
     size, out = 10, img.copy()
-    h, w = img.shape[:2]
-    for _ in range(count):
-        y, x = rng.integers(0, h - size), rng.integers(0, w - size)
+    for y, x in _patch_corners(img.shape, size, count, rng):
         out[y : y + size, x : x + size] = rng.random(3)
     return out
 
