@@ -84,9 +84,19 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
 
 
 def count_flops(fn: Callable[[], object]) -> int:
-    """FLOPs of one call (torch.utils.flop_counter; attention through the math SDPA backend, which it counts)."""
-    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        fn()
+    """FLOPs of one call (torch.utils.flop_counter; attention through the math SDPA backend, which it counts).
+
+    The counter has no formula for ``bmm(..., out_dtype=)``: while counting, the channel attention takes its
+    upcast path (same matmul shapes, same FLOPs); the timed calls keep the fast path."""
+    from rqi_loss.networks import maniqa
+
+    fast_path_check = maniqa._cuda_bmm_has_out_dtype
+    maniqa._cuda_bmm_has_out_dtype = lambda: False
+    try:
+        with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+            fn()
+    finally:
+        maniqa._cuda_bmm_has_out_dtype = fast_path_check
     return counter.get_total_flops()
 
 

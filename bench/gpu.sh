@@ -13,8 +13,9 @@ run bench/loss_step.py --device cuda --batches 1 8 16 --amp bf16 --repeats 5 --j
 run bench/forward_vs_reference.py --device cuda --batch 16 --repeats 5 --json "$OUT/forward_fp32.json"
 run bench/vs_perceptual.py --device cuda --batch 16 --amp bf16 --repeats 5 --json "$OUT/vs_perceptual_bf16.json"
 run bench/scaling.py --device cuda --batches 1 8 --sizes 256 384 512 --amp bf16 --repeats 3 --json "$OUT/scaling_bf16.json"
+run bench/flop_utilization.py --device cuda --batches 16 32 --amp bf16 --compile --repeats 5 --json "$OUT/flops_bf16_compiled.json"
+run bench/profile_step.py --device cuda --batch 16 --amp bf16 --compile --repeats 5 --json "$OUT/profile_bf16.json"
 run bench/flop_utilization.py --device cuda --batches 16 --amp fp16 --repeats 5 --json "$OUT/flops_fp16.json"
 [ "${QUICK:-0}" = 1 ] && exit 0
 run bench/flop_utilization.py --device cuda --batches 16 --repeats 3 --json "$OUT/flops_fp32.json"
 run bench/loss_step.py --device cuda --batches 8 --repeats 3 --json "$OUT/loss_step_fp32.json"
-run bench/flop_utilization.py --device cuda --batches 16 32 --amp bf16 --compile --repeats 5 --json "$OUT/flops_bf16_compiled.json"

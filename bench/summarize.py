@@ -62,6 +62,19 @@ def summarize(folder: Path) -> list[str]:
                 f"{row['achieved_tflops']:.2f} TFLOP/s = {row['fraction_of_measured_matmul']:.1%} of measured "
                 f"{flops['matmul']['dtype'].replace('torch.', '')} matmul{mfu} |"
             )
+    profiled = _load(folder, "profile_bf16")
+    if profiled:
+        for mode in ("eager", "compiled"):
+            run = profiled.get(mode, profiled if mode == "eager" else None)  # early files: the eager run only
+            if not run:
+                continue
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in run.get("parts_ms", {}).items())
+            kinds = ", ".join(f"{k} {v:.1f}" for k, v in sorted(run["kernel_kinds_ms"].items(), key=lambda kv: -kv[1]) if v >= 0.5)
+            lines.append(
+                f"| loss step profile, {profiled.get('amp') or 'fp32'}, {mode}, batch {profiled['batch']} | "
+                + (f"parts (ms): {parts}; " if parts else "")
+                + f"kernel time by kind (ms per step): {kinds} |"
+            )
     for name in ("scaling", "scaling_bf16"):
         scaling = _load(folder, name)
         if scaling:
