@@ -33,6 +33,8 @@ class CompactRQIConfig:
     hidden: int = 128
     dropout: float = 0.1
     antisymmetric: bool = True
+    band_shape: bool = False  # per band also the log RMS and the mean log local (4x4) energy of each image
+    pair_bands: bool = False  # per band also the log mean |a - b| and the structure correlation of a and b
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
 
@@ -61,6 +63,23 @@ def laplacian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
     return bands + [x]
 
 
+def _log_mean_abs(t: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C) log of the mean absolute value."""
+    return torch.log(t.abs().mean(dim=(2, 3)) + _EPS)
+
+
+def _band_shape(band: torch.Tensor) -> list[torch.Tensor]:
+    """[(N, C) log RMS, (N, C) mean over 4x4 cells of the log mean absolute value] of a band."""
+    local = F.avg_pool2d(band.abs(), 4, ceil_mode=True)
+    return [0.5 * torch.log(band.square().mean(dim=(2, 3)) + _EPS**2), torch.log(local + _EPS).mean(dim=(2, 3))]
+
+
+def _structure_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(N, C) mean(a b) / sqrt(mean(a^2) mean(b^2)) of two zero-mean bands, in [-1, 1]; symmetric."""
+    energy = (a.square().mean(dim=(2, 3)) * b.square().mean(dim=(2, 3)) + _EPS**4).sqrt()
+    return (a * b).mean(dim=(2, 3)) / energy
+
+
 class CompactRQI(RQINetwork):
     """See the module docstring. ``features`` returns the pyramid bands and their conv responses."""
 
@@ -77,6 +96,7 @@ class CompactRQI(RQINetwork):
             self.colour.weight.copy_(torch.tensor(_YCBCR).view(3, 3, 1, 1))
         self.band_convs = nn.ModuleList(nn.Conv2d(3, cfg.width, 3, padding=1) for _ in range(cfg.levels))
         stats = cfg.levels * (2 * 3 + 3 * cfg.width) + 4 * 3
+        stats += cfg.levels * (2 * 6 * cfg.band_shape + 6 * cfg.pair_bands)
         self.head = nn.Sequential(
             nn.LayerNorm(stats),
             nn.Linear(stats, cfg.hidden),
@@ -95,23 +115,26 @@ class CompactRQI(RQINetwork):
         responses = [F.leaky_relu(conv(band), 0.2) for conv, band in zip(self.band_convs, pyramid)]
         return list(zip(pyramid, responses + [None]))
 
-    @staticmethod
-    def _statistics(features_a, features_b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _statistics(self, features_a, features_b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(per-image stats of a, of b, shared stats of the pair): log mean absolute band energy and conv
-        response per level, low-pass means and log stds; the log mean absolute response difference."""
-
-        def log_mean_abs(t: torch.Tensor) -> torch.Tensor:
-            return torch.log(t.abs().mean(dim=(2, 3)) + _EPS)
-
+        response per level, low-pass means and log stds; the log mean absolute response difference. With
+        ``band_shape`` also each band's log RMS and mean log local energy (their gaps to the log mean tell
+        noise from texture and uniform from patchy loss); with ``pair_bands`` each band's log mean absolute
+        difference and structure correlation (symmetric in a and b)."""
         own_a, own_b, shared = [], [], []
         for (band_a, resp_a), (band_b, resp_b) in zip(features_a, features_b):
             if resp_a is None:  # low-pass rest
                 own_a += [band_a.mean(dim=(2, 3)), torch.log(band_a.std(dim=(2, 3)) + _EPS)]
                 own_b += [band_b.mean(dim=(2, 3)), torch.log(band_b.std(dim=(2, 3)) + _EPS)]
                 continue
-            own_a += [log_mean_abs(band_a), log_mean_abs(resp_a)]
-            own_b += [log_mean_abs(band_b), log_mean_abs(resp_b)]
-            shared.append(log_mean_abs(resp_a - resp_b))
+            own_a += [_log_mean_abs(band_a), _log_mean_abs(resp_a)]
+            own_b += [_log_mean_abs(band_b), _log_mean_abs(resp_b)]
+            shared.append(_log_mean_abs(resp_a - resp_b))
+            if self.cfg.band_shape:
+                own_a += _band_shape(band_a)
+                own_b += _band_shape(band_b)
+            if self.cfg.pair_bands:
+                shared += [_log_mean_abs(band_a - band_b), _structure_correlation(band_a, band_b)]
         return torch.cat(own_a, dim=1), torch.cat(own_b, dim=1), torch.cat(shared, dim=1)
 
     def compare(self, features_a, features_b) -> torch.Tensor:
