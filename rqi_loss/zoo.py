@@ -46,7 +46,7 @@ _PAPER = (
 )
 
 _REGISTRY: dict[str, PretrainedModel] = {}
-_TINY_KADID_SYNTH_SHA256 = "cc628eb928d0f909ba1a865288080a6265c83ef1f3104655c5a2fa28523796a7"  # rqi_loss/pretrained/tiny-kadid-synth/model.safetensors
+_TINY_KADID_SYNTH_SHA256 = "39438b14fc8adb4ca930be770f3083213760646cea849d2445a9791b810275e9"  # rqi_loss/pretrained/tiny-kadid-synth/model.safetensors
 
 
 def register(model: PretrainedModel) -> PretrainedModel:
@@ -88,7 +88,15 @@ register(
         ),
         architecture="rqi_cnn",
         config=MappingProxyType(
-            {"input_size": 128, "levels": 5, "width": 16, "hidden": 128, "dropout": 0.1, "antisymmetric": True}
+            {
+                "input_size": 128,
+                "levels": 5,
+                "width": 16,
+                "hidden": 128,
+                "dropout": 0.1,
+                "antisymmetric": True,
+                "band_shape": True,
+            }
         ),
         repo_id="",
         filename="pretrained/tiny-kadid-synth",
