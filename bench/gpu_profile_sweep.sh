@@ -9,7 +9,6 @@ python3 -c "import skimage, yaml; print('skimage', skimage.__version__)" >> "$OU
 (python3 -c "from rqi_loss.training.synth import make_kadid_synth; make_kadid_synth('/tmp/kadid-synth')" > "$OUT/synth.txt" 2>&1) &
 (cd bench && timeout 200 python3 profile_step.py --device cuda --batch 16 --amp bf16 --repeats 5 --rows 40 --json "$OUT/profile_bf16.json" > "$OUT/profile.txt" 2>&1)
 wait
-v() { echo --variant "$1" "$2"; }
 B='"band_shape": true, "pair_bands": true'
 timeout ${SWEEP_TIMEOUT:-330} python3 weights/tiny_kadid_synth_sweep.py examples/train/tiny_kadid_synth.yaml \
   --device cuda --threads 2 --epochs 16 --root /tmp/kadid-synth --json "$OUT/sweep.json" \
