@@ -162,3 +162,37 @@ def test_two_epoch_run_lowers_val_loss_and_exports(tmp_path, recipe):
     assert network.config["width"] == 4
     card = (out / "README.md").read_text()
     assert f"{summary['best']['image_srcc']:.4f}" in card and "held-out" in card
+
+
+def test_ema_weights_are_validated_and_exported_and_threads_restored(tmp_path):
+    """torch's moving average starts at the weights after the first step; with a decay this close to 1 it
+    stays there, so a 4-step EMA run must export what a 1-step plain run exports (same seed, data order and
+    first learning rate), although its trained weights moved 3 steps further."""
+    table = _tiny_dataset(tmp_path)
+
+    def run(name, pairs, **optim):
+        config = parse_config(
+            {
+                "name": name,
+                "architecture": "rqi_cnn",
+                "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
+                "seed": 3,
+                "data": {"table": str(table), "group_column": "group", "reference_column": "reference", "val_fraction": 0.34},
+                "optim": {"epochs": 1, "pairs_per_epoch": pairs, "batch_size": 16, "lr": 0.01, "warmup_steps": 1, **optim},
+            }
+        )
+        summary = train(config, tmp_path / name, progress=False)
+        return summary, load_network(tmp_path / name).state_dict()
+
+    threads = torch.get_num_threads()
+    one_step, one_step_weights = run("plain", 16)
+    assert one_step["best"]["epoch"] == 1  # else both runs would export the initialisation
+    _, ema_weights = run("ema", 64, ema_decay=0.999999, threads=1)
+    assert torch.get_num_threads() == threads
+    _, four_step_weights = run("plain4", 64)
+    gap = lambda a, b: max((a[k] - b[k]).abs().max().item() for k in a)
+    assert gap(ema_weights, one_step_weights) < 1e-4 < 1e-3 < gap(four_step_weights, one_step_weights)
+    assert "moving average (EMA decay 0.999999)" in (tmp_path / "ema" / "README.md").read_text()
+    for bad in ({"ema_decay": 1.0}, {"threads": 0}):
+        with pytest.raises(ValueError, match=f"optim.{next(iter(bad))}"):
+            parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t"}, "optim": bad})

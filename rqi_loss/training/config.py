@@ -39,7 +39,8 @@ class OptimConfig:
     bf16: bool = False
     device: str = "auto"
     num_workers: int = 0
-    threads: int | None = None
+    threads: int | None = None  # torch CPU threads during training (restored afterwards); default: unchanged
+    ema_decay: float | None = None  # validate and export an exponential moving average of the weights
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,10 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"recipe must be 'rqi' or 'traditional'; got {config.recipe!r}")
     if data.format not in ("csv", "iqa"):
         raise ValueError(f"data.format must be 'csv' or 'iqa'; got {data.format!r}")
+    if optim.ema_decay is not None and not 0.0 < optim.ema_decay < 1.0:
+        raise ValueError(f"optim.ema_decay must lie in (0, 1), e.g. 0.995; got {optim.ema_decay!r}")
+    if optim.threads is not None and optim.threads < 1:
+        raise ValueError(f"optim.threads must be a positive thread count or left out; got {optim.threads!r}")
     if data.table is None and data.synthetic is None:
         raise ValueError("data needs a table (path to a CSV) or synthetic: kadid")
     return config

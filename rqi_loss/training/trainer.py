@@ -3,6 +3,7 @@ held-out scenes, exported in our Hub layout (config.json + model.safetensors + m
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -96,9 +98,21 @@ def train(config: TrainConfig, output: str | os.PathLike, *, progress: bool = Tr
     config reproduces its result and the caller's RNG state is left as it was.
     """
     device = _device(config.optim.device)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), _cpu_threads(config.optim.threads):
         torch.manual_seed(config.seed)
         return _train(config, Path(output), device, progress)
+
+
+@contextlib.contextmanager
+def _cpu_threads(threads: int | None):
+    """Run with ``threads`` torch CPU threads (None: unchanged); the caller's setting is restored."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _train(config: TrainConfig, output: Path, device: torch.device, progress: bool) -> dict[str, Any]:
@@ -109,6 +123,9 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     rated = [r.mos for r in rows]
     mos_range = tuple(data.mos_range) if data.mos_range else (min(rated), max(rated))
     network = build_network(config.architecture, dict(config.network)).to(device)
+    # With ema_decay, validation, checkpoint choice and export use the moving average of the weights.
+    averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(optim.ema_decay), use_buffers=True) if optim.ema_decay else None
+    judged = averaged.module if averaged is not None else network
     cache = ImageCache(keep=data.cache_images)
 
     images, pairs, labels = _training_pairs(config, train_rows, mos_range)
@@ -130,12 +147,12 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     )
     def evaluate(epoch: int, train_loss: float) -> dict[str, float]:
         metrics, dense_pred = validation_metrics(
-            network, val_rows, dense_val, dense_val_labels, cache=cache, device=device, bf16=optim.bf16
+            judged, val_rows, dense_val, dense_val_labels, cache=cache, device=device, bf16=optim.bf16
         )
         if config.recipe == "rqi":
             own_pred, own_labels = dense_pred, dense_val_labels
         else:
-            own_pred = predict_pairs(network, own_val_rows, own_val_pairs, cache=cache, device=device, bf16=optim.bf16)
+            own_pred = predict_pairs(judged, own_val_rows, own_val_pairs, cache=cache, device=device, bf16=optim.bf16)
             own_labels = own_val_labels
         val_loss = F.huber_loss(torch.from_numpy(own_pred), own_labels, delta=optim.huber_delta).item()
         record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **metrics}
@@ -163,11 +180,13 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if averaged is not None:
+                averaged.update_parameters(network)
             losses.append(loss.item())
         record = evaluate(epoch + 1, float(np.mean(losses)))
         history.append(record)
         if record["val_loss"] < best["val_loss"]:
-            best = {**record, "state": copy.deepcopy({k: v.cpu() for k, v in network.state_dict().items()})}
+            best = {**record, "state": copy.deepcopy({k: v.cpu() for k, v in judged.state_dict().items()})}
     state = best.pop("state")
     summary = {
         "best": best,
@@ -215,6 +234,7 @@ def model_card(config: TrainConfig, summary: dict[str, Any], parameters: int) ->
     best = summary["best"]
     rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in best.items() if isinstance(v, float))
     data = "KADID-synth (generated; see below)" if config.data.synthetic else str(config.data.table)
+    weights = f"; weights: moving average (EMA decay {config.optim.ema_decay})" if config.optim.ema_decay else ""
     note = f"\n\n{TRANSFER_NOTE}" if config.data.synthetic == "kadid" else ""
     return (
         f"# {config.name}\n\n{config.description}\n\n"
@@ -222,7 +242,7 @@ def model_card(config: TrainConfig, summary: dict[str, Any], parameters: int) ->
         f"- recipe: `{config.recipe}` ({'dense MOS-difference pairs, Huber loss' if config.recipe == 'rqi' else '(distorted, reference) pairs, absolute MOS'})\n"
         f"- training data: {data}; held-out groups (never seen in training): {', '.join(summary['val_groups'])}\n"
         f"- best epoch {best['epoch']} of {len(summary['history']) - 1}, chosen by the recipe's own validation loss; "
-        f"training took {summary['seconds'] / 60:.1f} min\n\n"
+        f"training took {summary['seconds'] / 60:.1f} min{weights}\n\n"
         f"## Held-out validation (best epoch)\n\n| metric | value |\n| --- | --- |\n{rows}\n\n"
         "pair_*: f(A, B) against the normalised MOS difference on dense pairs of held-out scenes; "
         "distorted_ref_pair_*: the subset whose second image is itself distorted; image_*: f(I, reference) "
