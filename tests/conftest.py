@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
@@ -44,3 +46,11 @@ def image_pair() -> tuple[torch.Tensor, torch.Tensor]:
     """(2, 3, 40, 48) sr/gt in [0, 1] from a private generator."""
     g = torch.Generator().manual_seed(123)
     return torch.rand(2, 3, 40, 48, generator=g), torch.rand(2, 3, 40, 48, generator=g)
+
+
+@pytest.fixture
+def freed_tmp_path(tmp_path):
+    """tmp_path, deleted once the test ends: for tests that write full-size weights (hundreds of MB), so
+    that pytest's last three kept runs do not fill a small disk."""
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)

@@ -189,14 +189,17 @@ def test_example_smoke(tmp_path):
     assert "after RQI fine-tune" in (results / "summary.md").read_text()
 
 
-def test_real_recipe_yaml_runs_through_rqi_basicsr_train(folders, tmp_path):
+def test_real_recipe_yaml_runs_through_rqi_basicsr_train(folders, freed_tmp_path):
     """examples/options/finetune_realesrgan_x4plus_rqi.yml itself, unchanged on disk, run for 2 iterations on
     the CPU with BasicSR's own ``--force_yml`` overrides for what this machine lacks: the DF2K data (the
     example's photographs instead), the Real-ESRGAN checkpoints (random RRDBNet/UNet weights saved under the
     YAML's param keys, so the pretrained-loading path runs), the VGG19 weights (perceptual term off), the Hub
     (the embedded judge instead of maniqa-pipal) and tensorboard; and a small batch/crop for speed."""
+    import rqi_loss.basicsr  # noqa: F401
     from basicsr.archs.discriminator_arch import UNetDiscriminatorSN
     from basicsr.archs.rrdbnet_arch import RRDBNet
+
+    tmp_path = freed_tmp_path
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)

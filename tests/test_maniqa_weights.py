@@ -27,10 +27,11 @@ def authors_checkpoint(tmp_path_factory):
     sr, gt = fixed_pair(224)
     with torch.no_grad():
         score = reference((sr - 0.5) / 0.5, (gt - 0.5) / 0.5).item()
-    return path, score
+    yield path, score
+    path.unlink()  # 0.5 GB
 
 
-def test_rqiloss_maniqa_pipal_from_local_hub(hub, hf_env, authors_checkpoint):  # noqa: F811
+def test_rqiloss_maniqa_pipal_from_local_hub(freed_tmp_path, hub, hf_env, authors_checkpoint):  # noqa: F811
     path, reference_score = authors_checkpoint
     hub.add_commit("shaolin999/rqi", {"rqi_weights.pt": path.read_bytes()})
     result = run_client(hf_env, action="loss", name="maniqa-pipal")
@@ -39,7 +40,8 @@ def test_rqiloss_maniqa_pipal_from_local_hub(hub, hf_env, authors_checkpoint):  
     assert hub.requests_for("rqi_weights.pt") == ["HEAD", "GET"]
 
 
-def test_convert_gives_identical_scores(tmp_path, authors_checkpoint):
+def test_convert_gives_identical_scores(freed_tmp_path, authors_checkpoint):
+    tmp_path = freed_tmp_path
     path, reference_score = authors_checkpoint
     assert convert_main([str(path), str(tmp_path / "converted")]) == 0
     direct = create_network("maniqa-pipal", checkpoint_path=path)
