@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from rqi_loss import load_network
+from rqi_loss.networks import build_network
 from rqi_loss.training import (
     ImageRow,
     dense_pairs,
@@ -196,3 +197,31 @@ def test_ema_weights_are_validated_and_exported_and_threads_restored(tmp_path):
     for bad in ({"ema_decay": 1.0}, {"threads": 0}):
         with pytest.raises(ValueError, match=f"optim.{next(iter(bad))}"):
             parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t"}, "optim": bad})
+
+
+@pytest.mark.parametrize("architecture", ["rqi_cnn", "maniqa_rqi"])
+def test_predict_pairs_matches_the_network_on_each_pair(tmp_path, architecture):
+    """Features extracted once per image and chunk, then compared, give what net(a, b) gives pair by pair, in
+    the order of the pairs (chunks of at most 8 images and batches of 4 here, so both boundaries are crossed)."""
+    from conftest import make_tiny_network
+    from rqi_loss.training.dataset import ImageCache, PairDataset
+    from rqi_loss.training.evaluation import predict_pairs
+
+    rows = read_csv_table(_tiny_dataset(tmp_path), group_column="group", reference_column="reference")
+    if architecture == "maniqa_rqi":
+        network = make_tiny_network(seed=1)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(1)
+            network = build_network("rqi_cnn", {"input_size": 32, "levels": 2, "width": 4, "hidden": 16})
+    pairs = dense_pairs(rows)[torch.randperm(len(dense_pairs(rows)), generator=torch.Generator().manual_seed(0))[:50]]
+    cache = ImageCache()
+    network.train()
+    predicted = predict_pairs(network, rows, pairs, cache=cache, device=torch.device("cpu"), batch_size=4)
+    assert network.training
+    network.eval()
+    dataset = PairDataset([r.image for r in rows], pairs, torch.zeros(len(pairs)), 32, train=False, cache=cache)
+    with torch.no_grad():
+        expected = torch.stack([network(a[None], b[None])[0] for a, b, _ in dataset]).numpy()
+    assert predicted.shape == (50,) and expected.std() > 1e-3
+    np.testing.assert_allclose(predicted, expected, atol=1e-5, rtol=0)

@@ -9,7 +9,7 @@ means ``sr`` looks better). The work is split so each image's features can be co
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,15 +32,20 @@ def at_least_float32(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
+def map_features(fn: Callable[..., torch.Tensor], *features: Any) -> Any:
+    """Apply ``fn`` leaf by leaf to one or more feature structures of the same shape (a tensor, or nested
+    lists/tuples of tensors and None, as CompactRQI returns); None stays None."""
+    first = features[0]
+    if isinstance(first, torch.Tensor):
+        return fn(*features)
+    if first is None:
+        return None
+    return type(first)(map_features(fn, *items) for items in zip(*features))
+
+
 def split_features(features: Any, n: int) -> tuple[Any, Any]:
-    """Split features of a concatenated (2N, ...) batch into the first N and the rest (a tensor, or nested
-    lists/tuples of tensors and None, as CompactRQI returns)."""
-    if isinstance(features, torch.Tensor):
-        return features[:n], features[n:]
-    if features is None:
-        return None, None
-    halves = [split_features(item, n) for item in features]
-    return type(features)(h[0] for h in halves), type(features)(h[1] for h in halves)
+    """Split features of a concatenated (2N, ...) batch into the first N and the rest."""
+    return map_features(lambda t: t[:n], features), map_features(lambda t: t[n:], features)
 
 
 class RQINetwork(nn.Module):

@@ -31,6 +31,15 @@ class ImageCache:
         return image
 
 
+def centre_crop(image: torch.Tensor, size: int, name: str = "image") -> torch.Tensor:
+    """uint8 (3, H, W) -> float32 (3, size, size) in [0, 1], the centre ``size`` x ``size`` window."""
+    h, w = image.shape[1:]
+    if min(h, w) < size:
+        raise ValueError(f"{name} is {h}x{w}, smaller than the network's input size {size}")
+    top, left = (h - size) // 2, (w - size) // 2
+    return image[:, top : top + size, left : left + size].float().div(255)
+
+
 class PairDataset(Dataset):
     """Item k: (a, b, label) with a, b float32 (3, S, S) in [0, 1]: aligned crops of pair k's two images.
 

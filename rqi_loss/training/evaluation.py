@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
-from .dataset import ImageCache, PairDataset
+from ..networks.base import map_features
+from .dataset import ImageCache, centre_crop
 from .metrics import plcc, sign_accuracy, srcc
 from .pairs import reference_pairs
 from .tables import ImageRow
@@ -25,16 +25,63 @@ def predict_pairs(
     batch_size: int = 64,
     bf16: bool = False,
 ) -> np.ndarray:
-    """(P,) f(rows[i], rows[j]) on centre crops, network in eval mode (its mode is restored afterwards)."""
+    """(P,) f(rows[i], rows[j]) on centre crops, network in eval mode (its mode is restored afterwards).
+
+    Pairs are taken scene by scene in chunks of at most ``2 * batch_size`` distinct images; each image of a
+    chunk goes through ``network.extract`` once and every pair of the chunk is scored by ``network.compare``
+    on those features (dense pairs reuse every image many times). Returns the scores in the order of ``pairs``.
+    """
     was_training = network.training
     network.eval()
-    dataset = PairDataset([r.image for r in rows], pairs, torch.zeros(len(pairs)), network.input_size, train=False, cache=cache)
-    scores = []
-    for a, b, _ in DataLoader(dataset, batch_size=batch_size):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            scores.append(network(a.to(device), b.to(device)).float().cpu())
-    network.train(was_training)
-    return torch.cat(scores).numpy() if scores else np.zeros(0)
+    scores = torch.zeros(len(pairs))
+    order = sorted(range(len(pairs)), key=lambda k: (rows[int(pairs[k, 0])].scene, int(pairs[k, 0])))
+    try:
+        for chunk in _chunks_by_image_count(order, pairs, rows, 2 * batch_size):
+            paths = list(dict.fromkeys(rows[i].image for k in chunk for i in pairs[k].tolist()))
+            slot = {path: n for n, path in enumerate(paths)}
+            for k in chunk:
+                _check_same_size(*(rows[i].image for i in pairs[k].tolist()), cache)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                features = _extract(network, paths, cache, device, batch_size)
+                for n in range(0, len(chunk), batch_size):
+                    batch = chunk[n : n + batch_size]
+                    first = torch.tensor([slot[rows[int(pairs[k, 0])].image] for k in batch], device=device)
+                    second = torch.tensor([slot[rows[int(pairs[k, 1])].image] for k in batch], device=device)
+                    picked_a, picked_b = (map_features(lambda t, i=i: t[i], features) for i in (first, second))
+                    scores[batch] = network.compare(picked_a, picked_b).float().cpu()
+    finally:
+        network.train(was_training)
+    return scores.numpy()
+
+
+def _check_same_size(path_a, path_b, cache: ImageCache) -> None:
+    a, b = cache(path_a), cache(path_b)
+    if a.shape != b.shape:
+        raise ValueError(f"paired images differ in size: {path_a} {tuple(a.shape)} vs {path_b} {tuple(b.shape)}")
+
+
+def _extract(network: torch.nn.Module, paths: list, cache: ImageCache, device: torch.device, batch_size: int):
+    """Features of the centre crops of ``paths``, extracted ``batch_size`` images at a time."""
+    batches = []
+    for n in range(0, len(paths), batch_size):
+        crops = [centre_crop(cache(path), network.input_size, name=str(path)) for path in paths[n : n + batch_size]]
+        batches.append(network.extract(torch.stack(crops).to(device)))
+    return map_features(lambda *tensors: torch.cat(tensors), *batches)
+
+
+def _chunks_by_image_count(order: list[int], pairs: torch.Tensor, rows: Sequence[ImageRow], limit: int):
+    """Consecutive runs of ``order`` whose pairs name at most ``limit`` distinct images (at least one pair)."""
+    chunk: list[int] = []
+    seen: set = set()
+    for k in order:
+        images = {rows[i].image for i in pairs[k].tolist()}
+        if chunk and len(seen | images) > limit:
+            yield chunk
+            chunk, seen = [], set()
+        chunk.append(k)
+        seen |= images
+    if chunk:
+        yield chunk
 
 
 def pair_metrics(pred: np.ndarray, target: np.ndarray, prefix: str) -> dict[str, float]:
