@@ -28,7 +28,7 @@ from .dataset import ImageCache, PairDataset
 from .evaluation import predict_pairs, validation_metrics
 from .pairs import absolute_labels, dense_pairs, reference_pairs, relative_labels, split_groups
 from .plots import plot_history
-from .synth import TABLE_FILE, make_kadid_synth
+from .synth import make_kadid_synth
 from .tables import ImageRow, read_csv_table, read_iqa_table
 
 logger = logging.getLogger(__name__)
