@@ -77,15 +77,14 @@ class PairDataset(Dataset):
             raise ValueError(f"paired images differ in size: {self.images[i]} {tuple(a.shape)} vs {self.images[j]} {tuple(b.shape)}")
         h, w = a.shape[1:]
         size = self.crop_size
+        if not self.train:
+            return centre_crop(a, size, str(self.images[i])), centre_crop(b, size, str(self.images[j])), self.labels[k]
         if min(h, w) < size:
             raise ValueError(f"image {self.images[i]} is {h}x{w}, smaller than the crop size {size}")
-        if self.train:
-            g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + k)
-            top = int(torch.randint(0, h - size + 1, (1,), generator=g))
-            left = int(torch.randint(0, w - size + 1, (1,), generator=g))
-            flips = torch.rand(2, generator=g) < 0.5
-        else:
-            top, left, flips = (h - size) // 2, (w - size) // 2, torch.zeros(2, dtype=torch.bool)
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + k)
+        top = int(torch.randint(0, h - size + 1, (1,), generator=g))
+        left = int(torch.randint(0, w - size + 1, (1,), generator=g))
+        flips = torch.rand(2, generator=g) < 0.5
         crops = []
         for image in (a, b):
             crop = image[:, top : top + size, left : left + size]
