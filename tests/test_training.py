@@ -225,3 +225,20 @@ def test_predict_pairs_matches_the_network_on_each_pair(tmp_path, architecture):
         expected = torch.stack([network(a[None], b[None])[0] for a, b, _ in dataset]).numpy()
     assert predicted.shape == (50,) and expected.std() > 1e-3
     np.testing.assert_allclose(predicted, expected, atol=1e-5, rtol=0)
+
+
+def test_pairs_of_differently_sized_images_are_refused(tmp_path):
+    """Crops of two images of different sizes would not be aligned: training items and validation both say so."""
+    from rqi_loss.training.dataset import ImageCache, PairDataset
+    from rqi_loss.training.evaluation import predict_pairs
+
+    for name, size in (("a.png", 40), ("b.png", 48)):
+        Image.fromarray(np.zeros((size, size, 3), dtype=np.uint8)).save(tmp_path / name)
+    rows = [ImageRow("s", tmp_path / n, 3.0, "g", None) for n in ("a.png", "b.png")]
+    pairs = torch.tensor([[0, 1]])
+    network = build_network("rqi_cnn", {"input_size": 32, "levels": 2, "width": 4, "hidden": 16})
+    with pytest.raises(ValueError, match=r"paired images differ in size: .*a\.png \(3, 40, 40\) vs .*b\.png \(3, 48, 48\)"):
+        predict_pairs(network, rows, pairs, cache=ImageCache(), device=torch.device("cpu"))
+    dataset = PairDataset([r.image for r in rows], pairs, torch.zeros(1), 32, train=True, cache=ImageCache())
+    with pytest.raises(ValueError, match="paired images differ in size"):
+        dataset[0]

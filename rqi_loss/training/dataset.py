@@ -31,6 +31,12 @@ class ImageCache:
         return image
 
 
+def check_same_size(a: torch.Tensor, b: torch.Tensor, name_a: object, name_b: object) -> None:
+    """Raise if the two images of a pair differ in shape (their crops would not be aligned)."""
+    if a.shape != b.shape:
+        raise ValueError(f"paired images differ in size: {name_a} {tuple(a.shape)} vs {name_b} {tuple(b.shape)}")
+
+
 def centre_crop(image: torch.Tensor, size: int, name: str = "image") -> torch.Tensor:
     """uint8 (3, H, W) -> float32 (3, size, size) in [0, 1], the centre ``size`` x ``size`` window."""
     h, w = image.shape[1:]
@@ -73,8 +79,7 @@ class PairDataset(Dataset):
     def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         i, j = self.pairs[k].tolist()
         a, b = self.cache(self.images[i]), self.cache(self.images[j])
-        if a.shape != b.shape:
-            raise ValueError(f"paired images differ in size: {self.images[i]} {tuple(a.shape)} vs {self.images[j]} {tuple(b.shape)}")
+        check_same_size(a, b, self.images[i], self.images[j])
         h, w = a.shape[1:]
         size = self.crop_size
         if not self.train:

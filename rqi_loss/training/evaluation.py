@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..networks.base import map_features
-from .dataset import ImageCache, centre_crop
+from .dataset import ImageCache, centre_crop, check_same_size
 from .metrics import plcc, sign_accuracy, srcc
 from .pairs import reference_pairs
 from .tables import ImageRow
@@ -34,30 +34,25 @@ def predict_pairs(
     was_training = network.training
     network.eval()
     scores = torch.zeros(len(pairs))
-    order = sorted(range(len(pairs)), key=lambda k: (rows[int(pairs[k, 0])].scene, int(pairs[k, 0])))
+    index_pairs = pairs.tolist()
+    order = sorted(range(len(index_pairs)), key=lambda k: (rows[index_pairs[k][0]].scene, index_pairs[k][0]))
     try:
-        for chunk in _chunks_by_image_count(order, pairs, rows, 2 * batch_size):
-            paths = list(dict.fromkeys(rows[i].image for k in chunk for i in pairs[k].tolist()))
+        for chunk in _chunks_by_image_count(order, index_pairs, rows, 2 * batch_size):
+            path_pairs = [(rows[i].image, rows[j].image) for i, j in (index_pairs[k] for k in chunk)]
+            for path_a, path_b in path_pairs:
+                check_same_size(cache(path_a), cache(path_b), path_a, path_b)
+            paths = list(dict.fromkeys(path for pair in path_pairs for path in pair))
             slot = {path: n for n, path in enumerate(paths)}
-            for k in chunk:
-                _check_same_size(*(rows[i].image for i in pairs[k].tolist()), cache)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 features = _extract(network, paths, cache, device, batch_size)
                 for n in range(0, len(chunk), batch_size):
-                    batch = chunk[n : n + batch_size]
-                    first = torch.tensor([slot[rows[int(pairs[k, 0])].image] for k in batch], device=device)
-                    second = torch.tensor([slot[rows[int(pairs[k, 1])].image] for k in batch], device=device)
+                    batch = path_pairs[n : n + batch_size]
+                    first, second = (torch.tensor([slot[pair[side]] for pair in batch], device=device) for side in (0, 1))
                     picked_a, picked_b = (map_features(lambda t, i=i: t[i], features) for i in (first, second))
-                    scores[batch] = network.compare(picked_a, picked_b).float().cpu()
+                    scores[chunk[n : n + batch_size]] = network.compare(picked_a, picked_b).float().cpu()
     finally:
         network.train(was_training)
     return scores.numpy()
-
-
-def _check_same_size(path_a, path_b, cache: ImageCache) -> None:
-    a, b = cache(path_a), cache(path_b)
-    if a.shape != b.shape:
-        raise ValueError(f"paired images differ in size: {path_a} {tuple(a.shape)} vs {path_b} {tuple(b.shape)}")
 
 
 def _extract(network: torch.nn.Module, paths: list, cache: ImageCache, device: torch.device, batch_size: int):
@@ -69,12 +64,12 @@ def _extract(network: torch.nn.Module, paths: list, cache: ImageCache, device: t
     return map_features(lambda *tensors: torch.cat(tensors), *batches)
 
 
-def _chunks_by_image_count(order: list[int], pairs: torch.Tensor, rows: Sequence[ImageRow], limit: int):
+def _chunks_by_image_count(order: list[int], pairs: list[list[int]], rows: Sequence[ImageRow], limit: int):
     """Consecutive runs of ``order`` whose pairs name at most ``limit`` distinct images (at least one pair)."""
     chunk: list[int] = []
     seen: set = set()
     for k in order:
-        images = {rows[i].image for i in pairs[k].tolist()}
+        images = {rows[i].image for i in pairs[k]}
         if chunk and len(seen | images) > limit:
             yield chunk
             chunk, seen = [], set()
