@@ -11,10 +11,10 @@ import torch
 from rqi_loss.networks import CompactRQI
 from rqi_loss.networks.cnn import _band_shape, _structure_correlation
 
-OPTIONS = [{}, {"band_shape": True}, {"pair_bands": True}, {"band_shape": True, "pair_bands": True}]
+OPTIONS = [{}, {"band_shape": True}, {"pair_bands": True}, {"band_shape": True, "pair_bands": True, "head_depth": 2}]
 
 
-@pytest.mark.parametrize("options", OPTIONS, ids=["plain", "band_shape", "pair_bands", "both"])
+@pytest.mark.parametrize("options", OPTIONS, ids=["plain", "band_shape", "pair_bands", "both_deep_head"])
 def test_every_configuration_is_exactly_antisymmetric_with_finite_gradients(options):
     torch.manual_seed(0)
     network = CompactRQI(input_size=32, levels=2, width=4, hidden=8, dropout=0.0, **options).eval()
@@ -51,3 +51,13 @@ def test_structure_correlation_is_a_symmetric_correlation():
     torch.testing.assert_close(_structure_correlation(a, -2 * a), -torch.ones(2, 3), atol=1e-5, rtol=0)
     torch.testing.assert_close(_structure_correlation(a, noise), _structure_correlation(noise, a))
     assert _structure_correlation(a, noise).abs().max() < 0.3
+
+
+def test_head_depth_sets_the_hidden_layers_and_is_checked():
+    linear = lambda net: [m for m in net.head if isinstance(m, torch.nn.Linear)]  # noqa: E731
+    assert [m.out_features for m in linear(CompactRQI(input_size=32, levels=2, width=4, hidden=8))] == [8, 1]
+    deep = CompactRQI(input_size=32, levels=2, width=4, hidden=8, head_depth=3)
+    assert [(m.in_features, m.out_features) for m in linear(deep)][1:] == [(8, 8), (8, 8), (8, 1)]
+    assert deep.config["head_depth"] == 3
+    with pytest.raises(ValueError, match="head_depth must be at least 1 .*got 0"):
+        CompactRQI(input_size=32, levels=2, width=4, hidden=8, head_depth=0)

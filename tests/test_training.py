@@ -70,6 +70,46 @@ def test_split_has_no_group_on_both_sides():
     assert split_groups(rows, val_fraction=0.2, seed=3) == (train_rows, val_rows)
 
 
+def test_split_seed_keeps_the_split_while_the_seed_changes():
+    from rqi_loss.training.trainer import train_val_split
+
+    rows = _rows(scenes=10, per_scene=2, groups=[f"g{s // 2}" for s in range(10)])
+    config = lambda **values: parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t", **values}, "seed": 5})  # noqa: E731
+    assert train_val_split(config(), rows) == split_groups(rows, val_fraction=0.2, seed=5)
+    assert train_val_split(config(split_seed=3), rows) == split_groups(rows, val_fraction=0.2, seed=3)
+    held_out = lambda split: {r.group for r in split[1]}  # noqa: E731
+    assert any(held_out(split_groups(rows, seed=s)) != held_out(split_groups(rows, seed=3)) for s in range(5, 10))
+
+
+@pytest.mark.parametrize("augment, transforms", [("none", 1), ("flips", 4), ("dihedral", 8)])
+def test_augmentations_move_both_crops_alike_and_draw_each_transform(tmp_path, augment, transforms):
+    """Whole-image crops of a picture whose every pixel differs: each item must be one of the allowed
+    transforms of it (none / 4 flips / all 8 rotations and mirror images), all of them drawn over 64
+    items, and the second image of the pair (the negative) must be moved exactly alike."""
+    from rqi_loss.training.dataset import ImageCache, PairDataset
+
+    picture = np.arange(16 * 16 * 3, dtype=np.int64).reshape(16, 16, 3) % 251
+    Image.fromarray(picture.astype(np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray((255 - picture).astype(np.uint8)).save(tmp_path / "b.png")
+    pairs = torch.zeros(64, 2, dtype=torch.int64)
+    pairs[:, 1] = 1
+    dataset = PairDataset([tmp_path / "a.png", tmp_path / "b.png"], pairs, torch.zeros(64), 16, train=True, cache=ImageCache(), augment=augment)
+    original = torch.from_numpy(picture).permute(2, 0, 1).float() / 255
+    dihedral = [t for k in range(4) for t in (original.rot90(k, (1, 2)), original.rot90(k, (1, 2)).transpose(1, 2))]
+    seen = set()
+    for a, b, _ in dataset:
+        matches = [index for index, t in enumerate(dihedral) if torch.equal(a, t)]
+        assert len(matches) == 1
+        seen.add(matches[0])
+        torch.testing.assert_close(b, 1 - a, atol=1e-6, rtol=0)
+    index = lambda t: next(i for i, d in enumerate(dihedral) if torch.equal(t, d))  # noqa: E731
+    flips = {index(original), index(original.flip(1)), index(original.flip(2)), index(original.flip((1, 2)))}
+    allowed = {"none": {0}, "flips": flips, "dihedral": set(range(8))}[augment]
+    assert seen == allowed and len(seen) == transforms
+    with pytest.raises(ValueError, match=r"optim.augment must be one of \['none', 'flips', 'dihedral'\]; got 'rot'"):
+        parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t"}, "optim": {"augment": "rot"}})
+
+
 def test_huber_scale_matches_normalised_labels():
     # Labels in [-1, 1]: a 0.1 delta makes errors above a 0.4-MOS step (on 1-5) linear.
     pred, target = torch.tensor([0.0, 0.0]), torch.tensor([0.05, 0.5])

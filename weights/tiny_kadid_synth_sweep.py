@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import multiprocessing
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,10 @@ def main() -> None:
                 best.get("distorted_ref_pair_sign_accuracy", float("nan")), result["seconds"],
             )
             results.append(result)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+            if args.json:  # after every variant, so a run cut short keeps what finished
+                staging = args.json.with_name(args.json.name + ".tmp")
+                staging.write_text(json.dumps(results, indent=2) + "\n")
+                os.replace(staging, args.json)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ Each image is mapped to a luma/chroma space (a learned 1x1 conv starting at YCbC
 Laplacian pyramid (fixed 5-tap binomial blur, ``levels`` band-pass levels plus the low-pass rest). On every
 band a learned 3x3 conv gives ``width`` feature maps. Per band and image the head sees the log mean absolute
 band energy, the log mean absolute conv response of each image and of their difference; the low-pass level
-adds per-channel means and log standard deviations. A LayerNorm and an MLP g turn these into a score;
-with ``antisymmetric=True`` (default) f(a, b) = g(a, b) - g(b, a), so f(a, b) = -f(b, a) and f(a, a) = 0
-hold exactly, by construction.
+adds per-channel means and log standard deviations. A LayerNorm and an MLP g (``head_depth`` hidden layers)
+turn these into a score; with ``antisymmetric=True`` (default) f(a, b) = g(a, b) - g(b, a), so
+f(a, b) = -f(b, a) and f(a, a) = 0 hold exactly, by construction.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class CompactRQIConfig:
     levels: int = 5
     width: int = 16
     hidden: int = 128
+    head_depth: int = 1  # hidden layers of the head's MLP
     dropout: float = 0.1
     antisymmetric: bool = True
     band_shape: bool = False  # per band also the log RMS and the mean log local (4x4) energy of each image
@@ -88,6 +89,8 @@ class CompactRQI(RQINetwork):
     def __init__(self, **config: Any) -> None:
         cfg = CompactRQIConfig.from_dict(config)
         super().__init__(cfg.input_size, cfg.mean, cfg.std)
+        if cfg.head_depth < 1:
+            raise ValueError(f"head_depth must be at least 1 (hidden layers of the head); got {cfg.head_depth}")
         if cfg.input_size % (2**cfg.levels):
             raise ValueError(f"input_size {cfg.input_size} must be a multiple of 2**levels = {2**cfg.levels}")
         self.cfg = cfg
@@ -97,13 +100,10 @@ class CompactRQI(RQINetwork):
         self.band_convs = nn.ModuleList(nn.Conv2d(3, cfg.width, 3, padding=1) for _ in range(cfg.levels))
         stats = cfg.levels * (2 * 3 + 3 * cfg.width) + 4 * 3
         stats += cfg.levels * (2 * 6 * cfg.band_shape + 6 * cfg.pair_bands)
-        self.head = nn.Sequential(
-            nn.LayerNorm(stats),
-            nn.Linear(stats, cfg.hidden),
-            nn.LeakyReLU(0.2),
-            nn.Dropout(cfg.dropout),
-            nn.Linear(cfg.hidden, 1),
-        )
+        layers: list[nn.Module] = [nn.LayerNorm(stats)]
+        for depth in range(cfg.head_depth):
+            layers += [nn.Linear(stats if depth == 0 else cfg.hidden, cfg.hidden), nn.LeakyReLU(0.2), nn.Dropout(cfg.dropout)]
+        self.head = nn.Sequential(*layers, nn.Linear(cfg.hidden, 1))
 
     @property
     def config(self) -> dict[str, Any]:

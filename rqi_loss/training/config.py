@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .dataset import AUGMENTATIONS
+
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -22,6 +24,7 @@ class DataConfig:
     mos_range: tuple[float, float] | None = None  # default: min/max of the table
     split_by: str = "group"
     val_fraction: float = 0.2
+    split_seed: int | None = None  # seed of the train/val split; default: the config's seed
     cache_images: bool = True
 
 
@@ -36,6 +39,7 @@ class OptimConfig:
     huber_delta: float = 0.1
     val_pairs: int = 4000
     crop_size: int | None = None  # training crop side; default: the network's input size (validation uses it)
+    augment: str = "flips"  # "flips" (horizontal/vertical), "dihedral" (flips and transposes) or "none"
     bf16: bool = False
     device: str = "auto"
     num_workers: int = 0
@@ -74,6 +78,8 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"recipe must be 'rqi' or 'traditional'; got {config.recipe!r}")
     if data.format not in ("csv", "iqa"):
         raise ValueError(f"data.format must be 'csv' or 'iqa'; got {data.format!r}")
+    if optim.augment not in AUGMENTATIONS:
+        raise ValueError(f"optim.augment must be one of {list(AUGMENTATIONS)}; got {optim.augment!r}")
     if optim.ema_decay is not None and not 0.0 < optim.ema_decay < 1.0:
         raise ValueError(f"optim.ema_decay must lie in (0, 1), e.g. 0.995; got {optim.ema_decay!r}")
     if optim.threads is not None and optim.threads < 1:

@@ -10,6 +10,10 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+# Label-preserving transforms of the training crops: how many independent coin flips each choice draws
+# (vertical flip, horizontal flip, transpose).
+AUGMENTATIONS = {"none": 0, "flips": 2, "dihedral": 3}
+
 
 class ImageCache:
     """Decoded images as uint8 (3, H, W) tensors, read once from disk (``keep=False`` re-reads every time)."""
@@ -49,8 +53,10 @@ def centre_crop(image: torch.Tensor, size: int, name: str = "image") -> torch.Te
 class PairDataset(Dataset):
     """Item k: (a, b, label) with a, b float32 (3, S, S) in [0, 1]: aligned crops of pair k's two images.
 
-    Training items take a random crop position and random horizontal/vertical flips, drawn from a generator
-    seeded by (seed, epoch, k), so results do not depend on worker count; evaluation items take the centre.
+    Training items take a random crop position and the same random transform for both images (``augment``:
+    "flips" horizontal/vertical, "dihedral" flips and transposes, i.e. all 8 rotations and mirror images of
+    a square, "none"), drawn from a generator seeded by (seed, epoch, k), so results do not depend on worker
+    count; evaluation items take the centre.
     """
 
     def __init__(
@@ -63,9 +69,13 @@ class PairDataset(Dataset):
         train: bool,
         cache: ImageCache,
         seed: int = 0,
+        augment: str = "flips",
     ) -> None:
         if len(pairs) != len(labels):
             raise ValueError(f"{len(pairs)} pairs but {len(labels)} labels")
+        if augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {list(AUGMENTATIONS)}; got {augment!r}")
+        self.augment = augment
         self.images, self.pairs, self.labels = list(images), pairs, labels
         self.crop_size, self.train, self.cache, self.seed = crop_size, train, cache, seed
         self.epoch = 0
@@ -89,13 +99,12 @@ class PairDataset(Dataset):
         g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + k)
         top = int(torch.randint(0, h - size + 1, (1,), generator=g))
         left = int(torch.randint(0, w - size + 1, (1,), generator=g))
-        flips = torch.rand(2, generator=g) < 0.5
+        coins = (torch.rand(3, generator=g) < 0.5).tolist()[: AUGMENTATIONS[self.augment]]
         crops = []
         for image in (a, b):
             crop = image[:, top : top + size, left : left + size]
-            if flips[0]:
-                crop = crop.flip(2)
-            if flips[1]:
-                crop = crop.flip(1)
+            for dims, coin in zip(((2,), (1,), None), coins):
+                if coin:
+                    crop = crop.transpose(1, 2) if dims is None else crop.flip(dims)
             crops.append(crop.float().div(255))
         return crops[0], crops[1], self.labels[k]

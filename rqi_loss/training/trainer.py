@@ -57,6 +57,13 @@ def load_rows(config: TrainConfig) -> list[ImageRow]:
     )
 
 
+def train_val_split(config: TrainConfig, rows: list[ImageRow]) -> tuple[list[ImageRow], list[ImageRow]]:
+    """(train, val) rows: whole groups held out, seeded by ``data.split_seed`` (default: the config's seed), so
+    runs that differ only in ``seed`` can keep one split."""
+    seed = config.seed if config.data.split_seed is None else config.data.split_seed
+    return split_groups(rows, val_fraction=config.data.val_fraction, seed=seed)
+
+
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -119,7 +126,7 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     started = time.time()
     optim, data = config.optim, config.data
     rows = load_rows(config)
-    train_rows, val_rows = split_groups(rows, val_fraction=data.val_fraction, seed=config.seed)
+    train_rows, val_rows = train_val_split(config, rows)
     rated = [r.mos for r in rows]
     mos_range = tuple(data.mos_range) if data.mos_range else (min(rated), max(rated))
     network = build_network(config.architecture, dict(config.network)).to(device)
@@ -130,7 +137,9 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
 
     images, pairs, labels = _training_pairs(config, train_rows, mos_range)
     crop = optim.crop_size or network.input_size
-    dataset = PairDataset([r.image for r in images], pairs, labels, crop, train=True, cache=cache, seed=config.seed)
+    dataset = PairDataset(
+        [r.image for r in images], pairs, labels, crop, train=True, cache=cache, seed=config.seed, augment=optim.augment
+    )
     if config.recipe == "traditional":  # the rqi recipe's own validation pairs are the dense ones below
         own_val_rows, own_val_pairs, own_val_labels = _training_pairs(config, val_rows, mos_range)
         own_val_pairs, own_val_labels = _subsample(own_val_pairs, own_val_labels, optim.val_pairs, config.seed + 1)
