@@ -74,7 +74,9 @@ def test_split_seed_keeps_the_split_while_the_seed_changes():
     from rqi_loss.training.trainer import train_val_split
 
     rows = _rows(scenes=10, per_scene=2, groups=[f"g{s // 2}" for s in range(10)])
-    config = lambda **values: parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t", **values}, "seed": 5})  # noqa: E731
+    def config(**data):
+        return parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t", **data}, "seed": 5})
+
     assert train_val_split(config(), rows) == split_groups(rows, val_fraction=0.2, seed=5)
     assert train_val_split(config(split_seed=3), rows) == split_groups(rows, val_fraction=0.2, seed=3)
     held_out = lambda split: {r.group for r in split[1]}  # noqa: E731
@@ -93,7 +95,8 @@ def test_augmentations_move_both_crops_alike_and_draw_each_transform(tmp_path, a
     Image.fromarray((255 - picture).astype(np.uint8)).save(tmp_path / "b.png")
     pairs = torch.zeros(64, 2, dtype=torch.int64)
     pairs[:, 1] = 1
-    dataset = PairDataset([tmp_path / "a.png", tmp_path / "b.png"], pairs, torch.zeros(64), 16, train=True, cache=ImageCache(), augment=augment)
+    images = [tmp_path / "a.png", tmp_path / "b.png"]
+    dataset = PairDataset(images, pairs, torch.zeros(64), 16, train=True, cache=ImageCache(), augment=augment)
     original = torch.from_numpy(picture).permute(2, 0, 1).float() / 255
     dihedral = [t for k in range(4) for t in (original.rot90(k, (1, 2)), original.rot90(k, (1, 2)).transpose(1, 2))]
     seen = set()

@@ -102,7 +102,8 @@ class CompactRQI(RQINetwork):
         stats += cfg.levels * (2 * 6 * cfg.band_shape + 6 * cfg.pair_bands)
         layers: list[nn.Module] = [nn.LayerNorm(stats)]
         for depth in range(cfg.head_depth):
-            layers += [nn.Linear(stats if depth == 0 else cfg.hidden, cfg.hidden), nn.LeakyReLU(0.2), nn.Dropout(cfg.dropout)]
+            width_in = stats if depth == 0 else cfg.hidden
+            layers += [nn.Linear(width_in, cfg.hidden), nn.LeakyReLU(0.2), nn.Dropout(cfg.dropout)]
         self.head = nn.Sequential(*layers, nn.Linear(cfg.hidden, 1))
 
     @property

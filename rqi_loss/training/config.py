@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .dataset import AUGMENTATIONS
+from .dataset import check_augment
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,7 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"recipe must be 'rqi' or 'traditional'; got {config.recipe!r}")
     if data.format not in ("csv", "iqa"):
         raise ValueError(f"data.format must be 'csv' or 'iqa'; got {data.format!r}")
-    if optim.augment not in AUGMENTATIONS:
-        raise ValueError(f"optim.augment must be one of {list(AUGMENTATIONS)}; got {optim.augment!r}")
+    check_augment(optim.augment, "optim.augment")
     if optim.ema_decay is not None and not 0.0 < optim.ema_decay < 1.0:
         raise ValueError(f"optim.ema_decay must lie in (0, 1), e.g. 0.995; got {optim.ema_decay!r}")
     if optim.threads is not None and optim.threads < 1:

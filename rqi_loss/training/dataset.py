@@ -10,9 +10,16 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-# Label-preserving transforms of the training crops: how many independent coin flips each choice draws
-# (vertical flip, horizontal flip, transpose).
+# Label-preserving transforms of (3, S, S) training crops, each applied on its own coin flip; an augmentation
+# choice uses the first N of them.
+_TRANSFORMS = (lambda c: c.flip(2), lambda c: c.flip(1), lambda c: c.transpose(1, 2))  # horizontal, vertical, transpose
 AUGMENTATIONS = {"none": 0, "flips": 2, "dihedral": 3}
+
+
+def check_augment(augment: str, name: str = "augment") -> None:
+    """Raise unless ``augment`` names one of AUGMENTATIONS; ``name`` is the key reported."""
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"{name} must be one of {list(AUGMENTATIONS)}; got {augment!r}")
 
 
 class ImageCache:
@@ -73,8 +80,7 @@ class PairDataset(Dataset):
     ) -> None:
         if len(pairs) != len(labels):
             raise ValueError(f"{len(pairs)} pairs but {len(labels)} labels")
-        if augment not in AUGMENTATIONS:
-            raise ValueError(f"augment must be one of {list(AUGMENTATIONS)}; got {augment!r}")
+        check_augment(augment)
         self.augment = augment
         self.images, self.pairs, self.labels = list(images), pairs, labels
         self.crop_size, self.train, self.cache, self.seed = crop_size, train, cache, seed
@@ -103,8 +109,8 @@ class PairDataset(Dataset):
         crops = []
         for image in (a, b):
             crop = image[:, top : top + size, left : left + size]
-            for dims, coin in zip(((2,), (1,), None), coins):
+            for transform, coin in zip(_TRANSFORMS, coins):
                 if coin:
-                    crop = crop.transpose(1, 2) if dims is None else crop.flip(dims)
+                    crop = transform(crop)
             crops.append(crop.float().div(255))
         return crops[0], crops[1], self.labels[k]
