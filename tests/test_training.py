@@ -74,6 +74,7 @@ def test_split_seed_keeps_the_split_while_the_seed_changes():
     from rqi_loss.training.trainer import train_val_split
 
     rows = _rows(scenes=10, per_scene=2, groups=[f"g{s // 2}" for s in range(10)])
+
     def config(**data):
         return parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t", **data}, "seed": 5})
 
