@@ -39,12 +39,13 @@ def predict_pairs(
     try:
         for chunk in _chunks_by_image_count(order, index_pairs, rows, 2 * batch_size):
             path_pairs = [(rows[i].image, rows[j].image) for i, j in (index_pairs[k] for k in chunk)]
+            paths = dict.fromkeys(path for pair in path_pairs for path in pair)
+            images = {path: cache(path) for path in paths}  # each image read once, even when the cache keeps none
             for path_a, path_b in path_pairs:
-                check_same_size(cache(path_a), cache(path_b), path_a, path_b)
-            paths = list(dict.fromkeys(path for pair in path_pairs for path in pair))
-            slot = {path: n for n, path in enumerate(paths)}
+                check_same_size(images[path_a], images[path_b], path_a, path_b)
+            slot = {path: n for n, path in enumerate(images)}
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                features = _extract(network, paths, cache, device, batch_size)
+                features = _extract(network, images, device, batch_size)
                 for n in range(0, len(chunk), batch_size):
                     batch = path_pairs[n : n + batch_size]
                     first, second = (torch.tensor([slot[pair[side]] for pair in batch], device=device) for side in (0, 1))
@@ -55,11 +56,13 @@ def predict_pairs(
     return scores.numpy()
 
 
-def _extract(network: torch.nn.Module, paths: list, cache: ImageCache, device: torch.device, batch_size: int):
-    """Features of the centre crops of ``paths``, extracted ``batch_size`` images at a time."""
+def _extract(network: torch.nn.Module, images: dict, device: torch.device, batch_size: int):
+    """Features of the centre crops of ``images`` (path -> uint8 (3, H, W)), in their order, extracted
+    ``batch_size`` images at a time."""
     batches = []
-    for n in range(0, len(paths), batch_size):
-        crops = [centre_crop(cache(path), network.input_size, name=str(path)) for path in paths[n : n + batch_size]]
+    items = list(images.items())
+    for n in range(0, len(items), batch_size):
+        crops = [centre_crop(image, network.input_size, name=str(path)) for path, image in items[n : n + batch_size]]
         batches.append(network.extract(torch.stack(crops).to(device)))
     return map_features(lambda *tensors: torch.cat(tensors), *batches)
 
