@@ -26,6 +26,7 @@ from rqi_loss.training import (
 )
 from rqi_loss.training.metrics import sign_accuracy, srcc
 from rqi_loss.training.pairs import absolute_labels
+from rqi_loss.training.synth import SynthSpec, make_kadid_synth
 
 
 def _rows(scenes=3, per_scene=4, groups=None):
@@ -151,6 +152,20 @@ def test_config_files(tmp_path):
         parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t"}, "optim": {"epoch": 2}})
     with pytest.raises(ValueError, match="recipe must be 'rqi' or 'traditional'"):
         parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t"}, "recipe": "x"})
+    with pytest.raises(ValueError, match="data.scenes_per_source must be a positive scene count, e.g. 5; got 0"):
+        parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"synthetic": "kadid", "scenes_per_source": 0}})
+
+
+def test_kadid_synth_records_its_spec_and_refuses_another(tmp_path):
+    spec = SynthSpec(scenes_per_source=1, sources=("chelsea",))
+    table = make_kadid_synth(tmp_path, spec)
+    rows = read_csv_table(table, group_column="source", reference_column="reference")
+    assert len(rows) == 1 + 25 * 5 and {r.group for r in rows} == {"chelsea"}
+    assert json.loads((tmp_path / "spec.json").read_text())["scenes_per_source"] == 1
+    stamp = table.stat().st_mtime_ns
+    assert make_kadid_synth(tmp_path, spec) == table and table.stat().st_mtime_ns == stamp  # reused as it is
+    with pytest.raises(ValueError, match=r"another spec .*'scenes_per_source': \(1, 2\).*new folder"):
+        make_kadid_synth(tmp_path, SynthSpec(scenes_per_source=2, sources=("chelsea",)))
 
 
 def _tiny_dataset(root):

@@ -1,10 +1,10 @@
 """Maintainer tool: where the embedded tiny-kadid-synth network errs, per distortion type, on its held-out
 KADID-synth scenes (the source photographs named in its config.json provenance).
 
-    python weights/tiny_kadid_synth_residuals.py [--root .cache/kadid-synth]
+    python weights/tiny_kadid_synth_residuals.py [--per-source]
 
-Needs KADID-synth generated under ``--root`` (``rqi-train examples/train/tiny_kadid_synth.yaml`` makes it, or
-``rqi_loss.training.synth.make_kadid_synth``). Scores f(image, reference) on the 128 centre crops, fits
+Uses the KADID-synth set that examples/train/tiny_kadid_synth.yaml names (its data.root, generated there
+first when missing, about 2 minutes). Scores f(image, reference) on the 128 centre crops, fits
 MOS ~ a * f + b over all held-out images, and prints per type the RMSE and mean of the residual (MOS minus
 the fit; positive: the network judges the type too harshly) and the SRCC within the type. ``--per-source``
 adds, for every source photograph (trained on or held out), the mean over its scenes of the per-scene image
@@ -26,14 +26,20 @@ import torch
 
 from rqi_loss import create_network
 from rqi_loss.images import read_image
+from rqi_loss.training import load_config
 from rqi_loss.training.metrics import sign_accuracy, srcc
+from rqi_loss.training.synth import SynthSpec, make_kadid_synth
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--root", type=Path, default=Path(".cache/kadid-synth"))
     parser.add_argument("--per-source", action="store_true", help="also score every source photograph's scenes")
     args = parser.parse_args()
+    training = load_config(ROOT / "examples" / "train" / "tiny_kadid_synth.yaml").data
+    args.root = ROOT / training.root
+    make_kadid_synth(args.root, SynthSpec(scenes_per_source=training.scenes_per_source))
     config = json.loads((resources.files("rqi_loss") / "pretrained" / "tiny-kadid-synth" / "config.json").read_text())
     held_out = set(config["provenance"]["held_out_groups"])
     network = create_network("tiny-kadid-synth")

@@ -17,6 +17,7 @@ class DataConfig:
     format: str = "csv"  # "csv" (scene,image,mos[,group][,reference]) or "iqa" (dis_img_path,...,score)
     synthetic: str | None = None  # "kadid": make KADID-synth from scikit-image photographs into root
     root: str = ".cache/kadid-synth"
+    scenes_per_source: int = 5  # with synthetic: scenes cut from each source photograph (at most)
     image_root: str | None = None
     group_column: str | None = None
     reference_column: str | None = None
@@ -83,6 +84,8 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"optim.ema_decay must lie in (0, 1), e.g. 0.995; got {optim.ema_decay!r}")
     if optim.threads is not None and optim.threads < 1:
         raise ValueError(f"optim.threads must be a positive thread count or left out; got {optim.threads!r}")
+    if data.scenes_per_source < 1:
+        raise ValueError(f"data.scenes_per_source must be a positive scene count, e.g. 5; got {data.scenes_per_source!r}")
     if data.table is None and data.synthetic is None:
         raise ValueError("data needs a table (path to a CSV) or synthetic: kadid")
     return config

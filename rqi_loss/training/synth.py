@@ -9,9 +9,10 @@ and a CSV table (scene, image, mos, source, distortion, level, reference) readab
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ PHOTOGRAPHS: dict[str, tuple[str, ...]] = {
     "ihc": ("ihc.png",),
 }
 TABLE_FILE = "table.csv"
+SPEC_FILE = "spec.json"  # the SynthSpec a root was generated with
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,12 @@ def _save_png(img: np.ndarray, path: Path) -> None:
 
 
 def make_kadid_synth(root: str | os.PathLike, spec: SynthSpec = SynthSpec()) -> Path:
-    """Generate the set under ``root`` (idempotent: an existing complete table is reused); returns the table."""
+    """Generate the set under ``root`` (idempotent: an existing complete table made with the same ``spec`` is
+    reused; one made with another spec raises a ValueError); returns the table."""
     root = Path(root)
     table = root / TABLE_FILE
     if table.is_file():
+        _check_spec(root, spec)
         return table
     root.mkdir(parents=True, exist_ok=True)
     labels = kadid_mean_mos()
@@ -103,6 +107,29 @@ def make_kadid_synth(root: str | os.PathLike, spec: SynthSpec = SynthSpec()) -> 
         writer = csv.writer(handle)
         writer.writerow(["scene", "image", "mos", "source", "distortion", "level", "reference"])
         writer.writerows(rows)
+    spec_staging = (root / SPEC_FILE).with_suffix(".tmp")
+    spec_staging.write_text(json.dumps(_spec_record(spec), indent=2) + "\n")
+    os.replace(spec_staging, root / SPEC_FILE)
     os.replace(staging, table)  # the table appears only once every image is written
     logger.info("KADID-synth: %d images in %d scenes under %s", len(rows), len({r[0] for r in rows}), root)
     return table
+
+
+def _spec_record(spec: SynthSpec) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(spec).items()}
+
+
+def _check_spec(root: Path, spec: SynthSpec) -> None:
+    """Raise if the set under ``root`` was generated with another spec (tables from before spec.json existed
+    are taken as they are)."""
+    path = root / SPEC_FILE
+    if not path.is_file():
+        logger.warning("KADID-synth under %s has no %s; reusing it as it is", root, SPEC_FILE)
+        return
+    found, wanted = json.loads(path.read_text()), _spec_record(spec)
+    if found != wanted:
+        changed = {k: (found.get(k), v) for k, v in wanted.items() if found.get(k) != v}
+        raise ValueError(
+            f"KADID-synth under {root} was generated with another spec (key: (found, wanted)) {changed}; "
+            "give data.root a new folder for this spec, or delete the old one"
+        )

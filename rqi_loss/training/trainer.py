@@ -28,7 +28,7 @@ from .dataset import ImageCache, PairDataset
 from .evaluation import predict_pairs, validation_metrics
 from .pairs import absolute_labels, dense_pairs, reference_pairs, relative_labels, split_groups
 from .plots import plot_history
-from .synth import make_kadid_synth
+from .synth import SynthSpec, make_kadid_synth
 from .tables import ImageRow, read_csv_table, read_iqa_table
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def load_rows(config: TrainConfig) -> list[ImageRow]:
     if data.synthetic is not None:
         if data.synthetic != "kadid":
             raise ValueError(f"data.synthetic must be 'kadid'; got {data.synthetic!r}")
-        table = make_kadid_synth(data.root)
+        table = make_kadid_synth(data.root, SynthSpec(scenes_per_source=data.scenes_per_source))
         return read_csv_table(table, group_column="source", reference_column="reference")
     if data.format == "iqa":
         if data.image_root is None:
