@@ -5,7 +5,7 @@
 Both score the held-out pairs of examples/train/tiny_kadid_synth.yaml (its ``optim.val_pairs`` dense pairs and
 every (image, reference) pair, centre crops of 128) with the embedded tiny-kadid-synth network, in interleaved
 rounds; reports the median seconds of each, their ratio and the largest score difference. KADID-synth is generated
-under the config's ``data.root`` on first use (about 2 minutes).
+under the config's ``data.root`` on first use (about a minute).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ KADID-synth scenes (the source photographs named in its config.json provenance).
     python weights/tiny_kadid_synth_residuals.py [--per-source]
 
 Uses the KADID-synth set that examples/train/tiny_kadid_synth.yaml names (its data.root, generated there
-first when missing, about 2 minutes). Scores f(image, reference) on the 128 centre crops, fits
+first when missing, about a minute). Scores f(image, reference) on the 128 centre crops, fits
 MOS ~ a * f + b over all held-out images, and prints per type the RMSE and mean of the residual (MOS minus
 the fit; positive: the network judges the type too harshly) and the SRCC within the type. ``--per-source``
 adds, for every source photograph (trained on or held out), the mean over its scenes of the per-scene image
