@@ -16,10 +16,10 @@ from torch.utils.data import DataLoader
 
 from common import ROOT, base_parser, hardware, report, time_side_by_side
 from rqi_loss import create_network
-from rqi_loss.training import dense_pairs, load_config, reference_pairs, relative_labels
+from rqi_loss.training import load_config, reference_pairs
 from rqi_loss.training.dataset import ImageCache, PairDataset
 from rqi_loss.training.evaluation import predict_pairs
-from rqi_loss.training.trainer import _subsample, load_rows, train_val_split
+from rqi_loss.training.trainer import dense_validation_pairs, load_rows, train_val_split
 
 
 @torch.no_grad()
@@ -35,9 +35,7 @@ def main() -> None:
     device = torch.device(args.device)
     config = load_config(ROOT / "examples" / "train" / "tiny_kadid_synth.yaml")
     _, val_rows = train_val_split(config, load_rows(config))
-    mos_range = tuple(config.data.mos_range)
-    dense = dense_pairs(val_rows)
-    dense, _ = _subsample(dense, relative_labels(val_rows, dense, mos_range), config.optim.val_pairs, config.seed + 2)
+    dense, _ = dense_validation_pairs(config, val_rows, tuple(config.data.mos_range))
     image_pairs, extended = reference_pairs(val_rows)
     network = create_network("tiny-kadid-synth").to(device)
     cache = ImageCache()

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 
 from rqi_loss import create_network, load_network
-from rqi_loss.training import dense_pairs, load_config, relative_labels
+from rqi_loss.training import dense_pairs, load_config
 from rqi_loss.training.dataset import ImageCache
 from rqi_loss.training.evaluation import validation_metrics
-from rqi_loss.training.trainer import _subsample, load_rows, train_val_split
+from rqi_loss.training.trainer import dense_validation_pairs, load_rows, train_val_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,11 +39,9 @@ def main() -> None:
         config, data=dataclasses.replace(config.data, root=root, scenes_per_source=args.scenes_per_source)
     )
     _, val_rows = train_val_split(config, load_rows(config))
-    dense = dense_pairs(val_rows)
-    labels = relative_labels(val_rows, dense, tuple(config.data.mos_range))
-    pairs, pair_labels = _subsample(dense, labels, args.val_pairs, config.seed + 2)
-    groups = sorted({row.group for row in val_rows})
-    print(f"held out {groups}: {len({r.scene for r in val_rows})} scenes, {len(pairs)} of {len(dense)} dense pairs")
+    pairs, pair_labels = dense_validation_pairs(config, val_rows, tuple(config.data.mos_range), args.val_pairs)
+    groups, scenes = sorted({row.group for row in val_rows}), len({row.scene for row in val_rows})
+    print(f"held out {groups}: {scenes} scenes, {len(pairs)} of {len(dense_pairs(val_rows))} dense pairs")
     cache = ImageCache()
     networks = [("tiny-kadid-synth", create_network("tiny-kadid-synth"))]
     networks += [(str(folder), load_network(folder)) for folder in args.folders]

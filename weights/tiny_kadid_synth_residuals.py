@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 from collections import defaultdict
 from importlib import resources
@@ -28,7 +29,7 @@ from rqi_loss import create_network
 from rqi_loss.images import read_image
 from rqi_loss.training import load_config
 from rqi_loss.training.metrics import sign_accuracy, srcc
-from rqi_loss.training.synth import SynthSpec, make_kadid_synth
+from rqi_loss.training.trainer import synth_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,19 +39,19 @@ def main() -> None:
     parser.add_argument("--per-source", action="store_true", help="also score every source photograph's scenes")
     args = parser.parse_args()
     training = load_config(ROOT / "examples" / "train" / "tiny_kadid_synth.yaml").data
-    args.root = ROOT / training.root
-    make_kadid_synth(args.root, SynthSpec(scenes_per_source=training.scenes_per_source))
+    table_path = synth_table(dataclasses.replace(training, root=str(ROOT / training.root)))
+    root = table_path.parent
     config = json.loads((resources.files("rqi_loss") / "pretrained" / "tiny-kadid-synth" / "config.json").read_text())
     held_out = set(config["provenance"]["held_out_groups"])
     network = create_network("tiny-kadid-synth")
     size = network.input_size
 
     def centre(path: str) -> torch.Tensor:
-        image = read_image(args.root / path)
+        image = read_image(root / path)
         top, left = (image.shape[1] - size) // 2, (image.shape[2] - size) // 2
         return image[None, :, top : top + size, left : left + size]
 
-    table = list(csv.DictReader((args.root / "table.csv").open()))
+    table = list(csv.DictReader(table_path.open()))
     rows = [r for r in table if r["distortion"] != "reference" and (args.per_source or r["source"] in held_out)]
     with torch.no_grad():
         scores = np.array([network(centre(r["image"]), centre(r["reference"])).item() for r in rows])

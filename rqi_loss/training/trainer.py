@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..checkpoints import write_folder
 from ..networks import build_network
-from .config import TrainConfig
+from .config import DataConfig, TrainConfig
 from .dataset import ImageCache, PairDataset
 from .evaluation import predict_pairs, validation_metrics
 from .pairs import absolute_labels, dense_pairs, reference_pairs, relative_labels, split_groups
@@ -46,8 +46,7 @@ def load_rows(config: TrainConfig) -> list[ImageRow]:
     if data.synthetic is not None:
         if data.synthetic != "kadid":
             raise ValueError(f"data.synthetic must be 'kadid'; got {data.synthetic!r}")
-        table = make_kadid_synth(data.root, SynthSpec(scenes_per_source=data.scenes_per_source))
-        return read_csv_table(table, group_column="source", reference_column="reference")
+        return read_csv_table(synth_table(data), group_column="source", reference_column="reference")
     if data.format == "iqa":
         if data.image_root is None:
             raise ValueError("data.image_root is required for format 'iqa' tables")
@@ -55,6 +54,12 @@ def load_rows(config: TrainConfig) -> list[ImageRow]:
     return read_csv_table(
         data.table, image_root=data.image_root, group_column=data.group_column, reference_column=data.reference_column
     )
+
+
+def synth_table(data: DataConfig) -> Path:
+    """The table of the KADID-synth set that ``data`` names (``root``, ``scenes_per_source``), generated first
+    when missing."""
+    return make_kadid_synth(data.root, SynthSpec(scenes_per_source=data.scenes_per_source))
 
 
 def train_val_split(config: TrainConfig, rows: list[ImageRow]) -> tuple[list[ImageRow], list[ImageRow]]:
@@ -76,6 +81,16 @@ def _training_pairs(config: TrainConfig, rows: list[ImageRow], mos_range) -> tup
         return rows, pairs, relative_labels(rows, pairs, mos_range)
     pairs, extended = reference_pairs(rows)
     return extended, pairs, absolute_labels(extended, pairs[:, 0], mos_range)
+
+
+def dense_validation_pairs(
+    config: TrainConfig, val_rows: list[ImageRow], mos_range: tuple[float, float], count: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """((P, 2) pairs, (P,) labels): the held-out dense pairs validation scores, a seeded sample of ``count``
+    (default ``optim.val_pairs``) when there are more."""
+    pairs = dense_pairs(val_rows)
+    count = config.optim.val_pairs if count is None else count
+    return _subsample(pairs, relative_labels(val_rows, pairs, mos_range), count, config.seed + 2)
 
 
 def _subsample(pairs: torch.Tensor, labels: torch.Tensor, count: int, seed: int):
@@ -143,8 +158,7 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     if config.recipe == "traditional":  # the rqi recipe's own validation pairs are the dense ones below
         own_val_rows, own_val_pairs, own_val_labels = _training_pairs(config, val_rows, mos_range)
         own_val_pairs, own_val_labels = _subsample(own_val_pairs, own_val_labels, optim.val_pairs, config.seed + 1)
-    dense_val = dense_pairs(val_rows)
-    dense_val, dense_val_labels = _subsample(dense_val, relative_labels(val_rows, dense_val, mos_range), optim.val_pairs, config.seed + 2)
+    dense_val, dense_val_labels = dense_validation_pairs(config, val_rows, mos_range)
 
     steps_per_epoch = max(1, optim.pairs_per_epoch // optim.batch_size)
     total_steps = steps_per_epoch * optim.epochs
