@@ -61,3 +61,26 @@ def test_head_depth_sets_the_hidden_layers_and_is_checked():
     assert deep.config["head_depth"] == 3
     with pytest.raises(ValueError, match="head_depth must be at least 1 .*got 0"):
         CompactRQI(input_size=32, levels=2, width=4, hidden=8, head_depth=0)
+
+
+def test_features_equal_colour_first_then_pyramid_then_conv():
+    """features() works on the raw pyramid with the colour map folded into the band convs; that must equal
+    the direct order (colour map, pyramid, conv) to float rounding, bands and responses alike."""
+    import torch.nn.functional as F
+
+    from rqi_loss.networks.cnn import laplacian_pyramid
+
+    torch.manual_seed(0)
+    network = CompactRQI(input_size=32, levels=3, width=4, hidden=8).eval()
+    with torch.no_grad():
+        network.colour.weight.add_(0.3 * torch.randn_like(network.colour.weight))  # away from plain YCbCr
+    x = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    network = network.double()
+    direct_bands = laplacian_pyramid(network.colour(x), 3)
+    direct = [F.leaky_relu(conv(band), 0.2) for conv, band in zip(network.band_convs, direct_bands)] + [None]
+    for (band, response), expected_band, expected_response in zip(network.features(x), direct_bands, direct):
+        torch.testing.assert_close(band, expected_band, rtol=0, atol=1e-12)
+        if expected_response is None:
+            assert response is None
+        else:
+            torch.testing.assert_close(response, expected_response, rtol=0, atol=1e-12)

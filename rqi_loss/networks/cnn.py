@@ -112,9 +112,27 @@ class CompactRQI(RQINetwork):
 
     def features(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         """[(band, conv response)] per level, then (low-pass rest, None)."""
-        pyramid = laplacian_pyramid(self.colour(x), self.cfg.levels)
-        responses = [F.leaky_relu(conv(band), 0.2) for conv, band in zip(self.band_convs, pyramid)]
-        return list(zip(pyramid, responses + [None]))
+        return self.features_of_pyramid(laplacian_pyramid(x, self.cfg.levels))
+
+    def shared_input(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The parameter-free part of :meth:`extract`: the Laplacian pyramid of the normalised images, which
+        ensemble members of one config compute once between them."""
+        return laplacian_pyramid(self.normalize(x), self.cfg.levels)
+
+    def extract_from_shared(self, raw: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        return self.features_of_pyramid(raw)
+
+    def features_of_pyramid(self, raw: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Features from the Laplacian pyramid of the normalised images (before the colour map)."""
+        # The pyramid is linear and acts on each channel alike, so it commutes with the 1x1 colour map C, and
+        # conv(C band) = conv'(band) with conv' = conv composed with C. Working on the raw bands (which need no
+        # gradient during training) skips the backward pass through the pyramid and the band convs' inputs.
+        colour = self.colour.weight.flatten(1)  # (3 out, 3 in)
+        responses = [
+            F.leaky_relu(F.conv2d(band, torch.einsum("oihw,ic->ochw", conv.weight, colour), conv.bias, padding=1), 0.2)
+            for conv, band in zip(self.band_convs, raw)
+        ]
+        return list(zip([self.colour(band) for band in raw], responses + [None]))
 
     def _statistics(self, features_a, features_b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(per-image stats of a, of b, shared stats of the pair): log mean absolute band energy and conv
