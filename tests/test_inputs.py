@@ -61,12 +61,13 @@ def test_integer_dtype(loss):
         loss((sr * 255).to(torch.uint8), gt)
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-def test_non_finite(loss, bad):
-    sr, gt = _pair()
-    gt[0, 0, 0, 0] = bad
-    with pytest.raises(ValueError, match="gt contains NaN or Inf"):
-        loss(sr, gt)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("side", ["sr", "gt"])
+def test_non_finite(loss, bad, side):
+    pair = dict(zip(("sr", "gt"), _pair()))
+    pair[side][0, 0, 0, 0] = bad
+    with pytest.raises(ValueError, match=f"{side} contains NaN or Inf"):
+        loss(pair["sr"], pair["gt"])
 
 
 def test_0_255_range(loss):
