@@ -224,6 +224,47 @@ def test_two_epoch_run_lowers_val_loss_and_exports(tmp_path, recipe):
     assert f"{summary['best']['image_srcc']:.4f}" in card and "held-out" in card
 
 
+def test_members_train_as_seeded_single_runs_and_export_their_mean(tmp_path):
+    """members: 2 trains seeds 1 and 2 on seed 1's split: each member's weights are those of a single run with
+    that seed (and split_seed 1); the exported ensemble scores the mean of the two and its card lists both."""
+    table = _tiny_dataset(tmp_path)
+
+    def config(name, **top):
+        return parse_config(
+            {
+                "name": name,
+                "architecture": "rqi_cnn",
+                "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
+                "data": {"table": str(table), "group_column": "group", "reference_column": "reference",
+                         "val_fraction": 0.34, "split_seed": 1},
+                "optim": {"epochs": 1, "pairs_per_epoch": 64, "batch_size": 16, "lr": 0.01, "warmup_steps": 1},
+                **top,
+            }
+        )
+
+    state = torch.get_rng_state()
+    summary = train(config("pair", seed=1, members=2), tmp_path / "pair", progress=False)
+    assert torch.equal(torch.get_rng_state(), state)
+    ensemble = load_network(tmp_path / "pair").eval()
+    assert ensemble.architecture == "rqi_ensemble" and ensemble.config["members"] == 2
+    singles = []
+    for seed in (1, 2):
+        train(config(f"seed{seed}", seed=seed), tmp_path / f"seed{seed}", progress=False)
+        singles.append(load_network(tmp_path / f"seed{seed}").eval())
+    for member, single in zip(ensemble.members, singles):
+        assert all(torch.equal(member.state_dict()[k], v) for k, v in single.state_dict().items())
+    assert not torch.equal(singles[0].head[-1].weight, singles[1].head[-1].weight)
+    a, b = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ensemble(a, b), (singles[0](a, b) + singles[1](a, b)) / 2)
+    assert [m["seed"] for m in summary["members"]] == [1, 2] and "epoch" not in summary["best"]
+    card = (tmp_path / "pair" / "README.md").read_text()
+    assert "mean score of 2 `rqi_cnn` networks" in card and f"{summary['best']['image_srcc']:.4f}" in card
+    assert f"{summary['members'][1]['best']['image_srcc']:.4f}" in card
+    with pytest.raises(ValueError, match="members must be a positive network count"):
+        config("bad", members=0)
+
+
 def test_ema_weights_are_validated_and_exported_and_threads_restored(tmp_path):
     """torch's moving average starts at the weights after the first step; with a decay this close to 1 it
     stays there, so a 4-step EMA run must export what a 1-step plain run exports (same seed, data order and

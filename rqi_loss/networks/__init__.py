@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from .base import RQINetwork
 from .cnn import CompactRQI, CompactRQIConfig
+from .ensemble import RQIEnsemble
 from .maniqa import MANIQARQI, MANIQARQIConfig
 from .state_dict import load_network_state
 
-ARCHITECTURES: dict[str, type[RQINetwork]] = {cls.architecture: cls for cls in (MANIQARQI, CompactRQI)}
+ARCHITECTURES: dict[str, type[RQINetwork]] = {cls.architecture: cls for cls in (MANIQARQI, CompactRQI, RQIEnsemble)}
 
 
 def build_network(architecture: str, config: dict) -> RQINetwork:
@@ -21,4 +22,4 @@ def build_network(architecture: str, config: dict) -> RQINetwork:
     return cls(**config)
 
 
-__all__ = ["ARCHITECTURES", "CompactRQI", "CompactRQIConfig", "MANIQARQI", "MANIQARQIConfig", "RQINetwork", "build_network", "load_network_state"]
+__all__ = ["ARCHITECTURES", "CompactRQI", "CompactRQIConfig", "MANIQARQI", "MANIQARQIConfig", "RQIEnsemble", "RQINetwork", "build_network", "load_network_state"]

@@ -56,6 +56,7 @@ class TrainConfig:
     recipe: str = "rqi"  # "rqi" (dense relative pairs) or "traditional" ((distorted, reference), absolute MOS)
     description: str = ""
     seed: int = 0
+    members: int = 1  # networks trained (seeds seed, seed + 1, ...) and shipped as one ensemble (mean score)
     data: DataConfig = DataConfig()
     optim: OptimConfig = OptimConfig()
 
@@ -84,6 +85,8 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"optim.ema_decay must lie in (0, 1), e.g. 0.995; got {optim.ema_decay!r}")
     if optim.threads is not None and optim.threads < 1:
         raise ValueError(f"optim.threads must be a positive thread count or left out; got {optim.threads!r}")
+    if not isinstance(config.members, int) or config.members < 1:
+        raise ValueError(f"members must be a positive network count (1: a single network); got {config.members!r}")
     if data.scenes_per_source < 1:
         raise ValueError(f"data.scenes_per_source must be a positive scene count, e.g. 5; got {data.scenes_per_source!r}")
     if data.table is None and data.synthetic is None:

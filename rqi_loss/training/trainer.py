@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import logging
 import math
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +20,16 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..checkpoints import write_folder
-from ..networks import build_network
+from ..networks import RQIEnsemble, build_network
 from .config import DataConfig, TrainConfig
 from .dataset import ImageCache, PairDataset
 from .evaluation import predict_pairs, validation_metrics
+from .export import export
 from .pairs import absolute_labels, dense_pairs, reference_pairs, relative_labels, split_groups
-from .plots import plot_history
 from .synth import SynthSpec, make_kadid_synth
 from .tables import ImageRow, read_csv_table, read_iqa_table
 
 logger = logging.getLogger(__name__)
-
-TRANSFER_NOTE = (
-    "Labels of KADID-synth are the mean KADID-10k MOS of each (distortion type, level), transferred to "
-    "distortions re-implemented on scikit-image photographs: a transfer of human labels, not a human study "
-    "of these images."
-)
 
 
 def load_rows(config: TrainConfig) -> list[ImageRow]:
@@ -116,12 +108,13 @@ def _lr_factor(step: int, warmup: int, total: int) -> float:
 def train(config: TrainConfig, output: str | os.PathLike, *, progress: bool = True) -> dict[str, Any]:
     """Train ``config`` and write the best network to ``output``; returns the history and best metrics.
 
-    Runs inside a forked torch RNG seeded with ``config.seed`` (initialisation, dropout, loader seeds), so a
-    config reproduces its result and the caller's RNG state is left as it was.
+    With ``members`` > 1, trains that many networks one after another (seeds ``seed``, ``seed + 1``, ...; one
+    train/val split) and writes their ensemble, the mean of their scores. Runs inside a forked torch RNG
+    (each member seeded with its own seed: initialisation, dropout, crops, pair order), so a config reproduces
+    its result and the caller's RNG state is left as it was.
     """
     device = _device(config.optim.device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), _cpu_threads(config.optim.threads):
-        torch.manual_seed(config.seed)
         return _train(config, Path(output), device, progress)
 
 
@@ -137,56 +130,108 @@ def _cpu_threads(threads: int | None):
         torch.set_num_threads(previous)
 
 
-def _train(config: TrainConfig, output: Path, device: torch.device, progress: bool) -> dict[str, Any]:
-    started = time.time()
-    optim, data = config.optim, config.data
-    rows = load_rows(config)
-    train_rows, val_rows = train_val_split(config, rows)
-    rated = [r.mos for r in rows]
-    mos_range = tuple(data.mos_range) if data.mos_range else (min(rated), max(rated))
-    network = build_network(config.architecture, dict(config.network)).to(device)
-    # With ema_decay, validation, checkpoint choice and export use the moving average of the weights.
-    averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(optim.ema_decay), use_buffers=True) if optim.ema_decay else None
-    judged = averaged.module if averaged is not None else network
-    cache = ImageCache(keep=data.cache_images)
+@dataclass
+class MemberRun:
+    """One trained network: its seed, best weights (CPU), best validation record and per-epoch history."""
 
-    images, pairs, labels = _training_pairs(config, train_rows, mos_range)
-    crop = optim.crop_size or network.input_size
-    dataset = PairDataset(
-        [r.image for r in images], pairs, labels, crop, train=True, cache=cache, seed=config.seed, augment=optim.augment
-    )
-    if config.recipe == "traditional":  # the rqi recipe's own validation pairs are the dense ones below
-        own_val_rows, own_val_pairs, own_val_labels = _training_pairs(config, val_rows, mos_range)
-        own_val_pairs, own_val_labels = _subsample(own_val_pairs, own_val_labels, optim.val_pairs, config.seed + 1)
-    dense_val, dense_val_labels = dense_validation_pairs(config, val_rows, mos_range)
+    seed: int
+    state: dict[str, torch.Tensor]
+    best: dict[str, Any]
+    history: list[dict[str, float]]
 
-    steps_per_epoch = max(1, optim.pairs_per_epoch // optim.batch_size)
-    total_steps = steps_per_epoch * optim.epochs
-    optimizer = torch.optim.AdamW(network.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, optim.warmup_steps, total_steps))
-    logger.info(
-        "training %s (%s recipe): %d train / %d val images, %d training pairs, %d steps on %s",
-        config.name, config.recipe, len(train_rows), len(val_rows), len(pairs), total_steps, device,
-    )
-    def evaluate(epoch: int, train_loss: float) -> dict[str, float]:
+
+class Validator:
+    """The held-out side of a run, shared by all its members: ``validator(network, epoch, train_loss)`` gives
+    the validation record (the recipe's own Huber loss and the metrics of :func:`validation_metrics`)."""
+
+    def __init__(self, config: TrainConfig, val_rows: list[ImageRow], mos_range, cache: ImageCache, device: torch.device):
+        self.config, self.rows, self.cache, self.device = config, val_rows, cache, device
+        self.dense, self.dense_labels = dense_validation_pairs(config, val_rows, mos_range)
+        if config.recipe == "traditional":  # the rqi recipe's own validation pairs are the dense ones
+            own_rows, own_pairs, own_labels = _training_pairs(config, val_rows, mos_range)
+            self.own = (own_rows, *_subsample(own_pairs, own_labels, config.optim.val_pairs, config.seed + 1))
+
+    def __call__(self, network: torch.nn.Module, epoch: int, train_loss: float) -> dict[str, float]:
+        optim = self.config.optim
         metrics, dense_pred = validation_metrics(
-            judged, val_rows, dense_val, dense_val_labels, cache=cache, device=device, bf16=optim.bf16
+            network, self.rows, self.dense, self.dense_labels, cache=self.cache, device=self.device, bf16=optim.bf16
         )
-        if config.recipe == "rqi":
-            own_pred, own_labels = dense_pred, dense_val_labels
+        if self.config.recipe == "rqi":
+            own_pred, own_labels = dense_pred, self.dense_labels
         else:
-            own_pred = predict_pairs(judged, own_val_rows, own_val_pairs, cache=cache, device=device, bf16=optim.bf16)
-            own_labels = own_val_labels
+            own_rows, own_pairs, own_labels = self.own
+            own_pred = predict_pairs(network, own_rows, own_pairs, cache=self.cache, device=self.device, bf16=optim.bf16)
         val_loss = F.huber_loss(torch.from_numpy(own_pred), own_labels, delta=optim.huber_delta).item()
         record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **metrics}
         logger.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
         return record
 
-    history = [evaluate(0, float("nan"))]  # the untrained network, for reference
+
+def _train(config: TrainConfig, output: Path, device: torch.device, progress: bool) -> dict[str, Any]:
+    started = time.time()
+    rows = load_rows(config)
+    train_rows, val_rows = train_val_split(config, rows)
+    rated = [r.mos for r in rows]
+    mos_range = tuple(config.data.mos_range) if config.data.mos_range else (min(rated), max(rated))
+    cache = ImageCache(keep=config.data.cache_images)
+    validate = Validator(config, val_rows, mos_range, cache, device)
+    runs = []
+    for k in range(config.members):
+        if config.members > 1:
+            logger.info("ensemble member %d of %d (seed %d)", k + 1, config.members, config.seed + k)
+        runs.append(_fit(config, config.seed + k, train_rows, mos_range, validate, cache, device, progress))
+    networks = []
+    for run in runs:
+        network = build_network(config.architecture, dict(config.network))
+        network.load_state_dict(run.state)
+        networks.append(network)
+    summary: dict[str, Any] = {
+        "train_groups": sorted({r.group for r in train_rows}),
+        "val_groups": sorted({r.group for r in val_rows}),
+        "mos_range": list(mos_range),
+    }
+    if len(runs) == 1:
+        network, state = networks[0], runs[0].state
+        summary.update(best=runs[0].best, history=runs[0].history)
+    else:
+        network = RQIEnsemble.from_members(networks).to(device)
+        record = validate(network, config.optim.epochs, float(np.mean([run.best["train_loss"] for run in runs])))
+        network = network.cpu()
+        state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+        del record["epoch"], record["train_loss"]  # the ensemble is not trained as a whole
+        summary.update(best=record, members=[{"seed": r.seed, "best": r.best, "history": r.history} for r in runs])
+    summary.update(seconds=round(time.time() - started, 1), config=asdict(config))
+    export(network, state, config, summary, output)
+    return summary
+
+
+def _fit(config: TrainConfig, seed: int, train_rows, mos_range, validate: Validator, cache, device, progress) -> MemberRun:
+    """Train one network with ``seed``; keep the weights of the epoch with the lowest validation loss."""
+    optim = config.optim
+    torch.manual_seed(seed)
+    network = build_network(config.architecture, dict(config.network)).to(device)
+    # With ema_decay, validation, checkpoint choice and export use the moving average of the weights.
+    averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(optim.ema_decay), use_buffers=True) if optim.ema_decay else None
+    judged = averaged.module if averaged is not None else network
+    images, pairs, labels = _training_pairs(config, train_rows, mos_range)
+    crop = optim.crop_size or network.input_size
+    dataset = PairDataset(
+        [r.image for r in images], pairs, labels, crop, train=True, cache=cache, seed=seed, augment=optim.augment
+    )
+    steps_per_epoch = max(1, optim.pairs_per_epoch // optim.batch_size)
+    total_steps = steps_per_epoch * optim.epochs
+    optimizer = torch.optim.AdamW(network.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, optim.warmup_steps, total_steps))
+    logger.info(
+        "training %s (%s recipe, seed %d): %d train / %d val images, %d training pairs, %d steps on %s",
+        config.name, config.recipe, seed, len(train_rows), len(validate.rows), len(pairs), total_steps, device,
+    )
+    history = [validate(judged, 0, float("nan"))]  # the untrained network, for reference
     best: dict[str, Any] = {"val_loss": float("inf")}
+    state: dict[str, torch.Tensor] = {}
     for epoch in range(optim.epochs):
         dataset.set_epoch(epoch)
-        order = epoch_order(len(dataset), steps_per_epoch * optim.batch_size, config.seed * 7919 + epoch)
+        order = epoch_order(len(dataset), steps_per_epoch * optim.batch_size, seed * 7919 + epoch)
         loader = DataLoader(
             torch.utils.data.Subset(dataset, order.tolist()),
             batch_size=optim.batch_size,
@@ -206,68 +251,9 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
             if averaged is not None:
                 averaged.update_parameters(network)
             losses.append(loss.item())
-        record = evaluate(epoch + 1, float(np.mean(losses)))
+        record = validate(judged, epoch + 1, float(np.mean(losses)))
         history.append(record)
         if record["val_loss"] < best["val_loss"]:
-            best = {**record, "state": copy.deepcopy({k: v.cpu() for k, v in judged.state_dict().items()})}
-    state = best.pop("state")
-    summary = {
-        "best": best,
-        "history": history,
-        "train_groups": sorted({r.group for r in train_rows}),
-        "val_groups": sorted({r.group for r in val_rows}),
-        "mos_range": list(mos_range),
-        "seconds": round(time.time() - started, 1),
-        "config": asdict(config),
-    }
-    export(network, state, config, summary, output)
-    return summary
-
-
-def export(network, state: dict, config: TrainConfig, summary: dict[str, Any], output: Path) -> None:
-    """Write the best weights, config, model card, history JSON and curves PNG into ``output``."""
-    provenance = {
-        "recipe": config.recipe,
-        "training": f"rqi-train ({config.name})",
-        "data": config.data.synthetic or config.data.table,
-        "held_out_groups": summary["val_groups"],
-        "mos_range": summary["mos_range"],
-        "validation": {k: round(v, 4) for k, v in summary["best"].items() if isinstance(v, float)},
-    }
-    if config.data.synthetic == "kadid":
-        provenance["label_note"] = TRANSFER_NOTE
-    write_folder(
-        output,
-        architecture=network.architecture,
-        config=network.config,
-        state=state,
-        name=config.name,
-        description=config.description,
-        provenance=provenance,
-        card=model_card(config, summary, sum(v.numel() for v in state.values())),
-    )
-    staging = output / ".history.json.tmp"
-    staging.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    os.replace(staging, output / "history.json")
-    plot_history(summary["history"], output / "training_curves.png", title=f"{config.name} ({config.recipe} recipe)")
-
-
-def model_card(config: TrainConfig, summary: dict[str, Any], parameters: int) -> str:
-    """Markdown card with the measured held-out numbers."""
-    best = summary["best"]
-    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in best.items() if isinstance(v, float))
-    data = "KADID-synth (generated; see below)" if config.data.synthetic else str(config.data.table)
-    weights = f"; weights: moving average (EMA decay {config.optim.ema_decay})" if config.optim.ema_decay else ""
-    note = f"\n\n{TRANSFER_NOTE}" if config.data.synthetic == "kadid" else ""
-    return (
-        f"# {config.name}\n\n{config.description}\n\n"
-        f"- architecture: `{config.architecture}` ({parameters / 1e3:.0f} k parameters)\n"
-        f"- recipe: `{config.recipe}` ({'dense MOS-difference pairs, Huber loss' if config.recipe == 'rqi' else '(distorted, reference) pairs, absolute MOS'})\n"
-        f"- training data: {data}; held-out groups (never seen in training): {', '.join(summary['val_groups'])}\n"
-        f"- best epoch {best['epoch']} of {len(summary['history']) - 1}, chosen by the recipe's own validation loss; "
-        f"training took {summary['seconds'] / 60:.1f} min{weights}\n\n"
-        f"## Held-out validation (best epoch)\n\n| metric | value |\n| --- | --- |\n{rows}\n\n"
-        "pair_*: f(A, B) against the normalised MOS difference on dense pairs of held-out scenes; "
-        "distorted_ref_pair_*: the subset whose second image is itself distorted; image_*: f(I, reference) "
-        f"against MOS.{note}\n\nReproduce: `rqi-train <config>` with the config recorded in history.json.\n"
-    )
+            best = record
+            state = copy.deepcopy({k: v.cpu() for k, v in judged.state_dict().items()})
+    return MemberRun(seed=seed, state=state, best=best, history=history)

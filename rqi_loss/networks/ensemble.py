@@ -1,0 +1,75 @@
+"""RQIEnsemble: the mean score of independently trained members of one architecture.
+
+f(a, b) = mean_k f_k(a, b) over ``members`` networks that share ``architecture`` and ``config`` but not
+weights (``rqi-train`` trains them with different seeds on one split). Inputs and outputs follow the network
+contract of the members: (N, 3, S, S) in [0, 1] -> (N,) float32. Antisymmetric members give an antisymmetric
+ensemble. Weights are stored under ``members.<k>.``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from .base import RQINetwork
+
+
+class RQIEnsemble(RQINetwork):
+    """See the module docstring."""
+
+    architecture = "rqi_ensemble"
+
+    def __init__(self, *, architecture: str, config: dict[str, Any], members: int) -> None:
+        from . import build_network  # the registry imports this module
+
+        if not isinstance(members, int) or members < 2:
+            raise ValueError(f"members must be an integer of at least 2 (networks averaged); got {members!r}")
+        if architecture == self.architecture:
+            raise ValueError("an rqi_ensemble cannot have rqi_ensemble members; give the members' architecture")
+        nets = [build_network(architecture, dict(config)) for _ in range(members)]
+        first = nets[0]
+        super().__init__(first.input_size, first.mean.flatten().tolist(), first.std.flatten().tolist())
+        self.higher_is_better = first.higher_is_better
+        self.member_architecture = architecture
+        self.member_config = copy.deepcopy(dict(config))
+        self.members = nn.ModuleList(nets)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"architecture": self.member_architecture, "config": copy.deepcopy(self.member_config), "members": len(self.members)}
+
+    @classmethod
+    def from_members(cls, networks: Sequence[RQINetwork]) -> "RQIEnsemble":
+        """An ensemble holding copies of ``networks`` (same architecture and config, at least 2)."""
+        first = networks[0]
+        for k, network in enumerate(networks):
+            if network.architecture != first.architecture or network.config != first.config:
+                raise ValueError(
+                    f"ensemble members must share architecture and config; member {k} is {network.architecture!r} "
+                    f"{network.config}, member 0 is {first.architecture!r} {first.config}"
+                )
+        ensemble = cls(architecture=first.architecture, config=first.config, members=len(networks))
+        for target, network in zip(ensemble.members, networks):
+            target.load_state_dict(network.state_dict())
+        return ensemble.to(next(networks[0].parameters()).device)
+
+    def extract(self, x: torch.Tensor) -> list:
+        """(N, 3, S, S) in [0, 1] -> one feature structure per member; the members' parameter-free start
+        (:meth:`RQINetwork.shared_input`, e.g. CompactRQI's pyramid) is computed once for all of them."""
+        shared = self.members[0].shared_input(x)
+        return [member.extract_from_shared(shared) for member in self.members]
+
+    def compare(self, features_a: list, features_b: list) -> torch.Tensor:
+        scores = [member.compare(a, b) for member, a, b in zip(self.members, features_a, features_b)]
+        return torch.stack(scores).mean(dim=0)
+
+    def is_unused_checkpoint_key(self, key: str) -> bool:
+        head, _, rest = key.partition(".")
+        index, _, member_key = rest.partition(".")
+        if head != "members" or not index.isdigit() or int(index) >= len(self.members):
+            return False
+        return self.members[int(index)].is_unused_checkpoint_key(member_key)

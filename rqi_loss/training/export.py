@@ -1,0 +1,94 @@
+"""Export of a training run in our Hub layout: config.json + model.safetensors + model card, with the run's
+history.json and training_curves.png beside them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..checkpoints import write_folder
+from .config import TrainConfig
+from .plots import plot_history
+
+TRANSFER_NOTE = (
+    "Labels of KADID-synth are the mean KADID-10k MOS of each (distortion type, level), transferred to "
+    "distortions re-implemented on scikit-image photographs: a transfer of human labels, not a human study "
+    "of these images."
+)
+_CARD_METRICS = ("val_loss", "pair_srcc", "pair_sign_accuracy", "distorted_ref_pair_sign_accuracy", "image_srcc")
+
+
+def export(network: torch.nn.Module, state: dict, config: TrainConfig, summary: dict[str, Any], output: Path) -> None:
+    """Write the best weights (of the ensemble, for ``members`` > 1), config, model card, history JSON and
+    curves PNG into ``output``."""
+    provenance = {
+        "recipe": config.recipe,
+        "training": f"rqi-train ({config.name})",
+        "data": config.data.synthetic or config.data.table,
+        "held_out_groups": summary["val_groups"],
+        "mos_range": summary["mos_range"],
+        "validation": {k: round(v, 4) for k, v in summary["best"].items() if isinstance(v, float)},
+    }
+    if "members" in summary:
+        provenance["member_seeds"] = [member["seed"] for member in summary["members"]]
+    if config.data.synthetic == "kadid":
+        provenance["label_note"] = TRANSFER_NOTE
+    write_folder(
+        output,
+        architecture=network.architecture,
+        config=network.config,
+        state=state,
+        name=config.name,
+        description=config.description,
+        provenance=provenance,
+        card=model_card(config, summary, sum(v.numel() for v in state.values())),
+    )
+    staging = output / ".history.json.tmp"
+    staging.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    os.replace(staging, output / "history.json")
+    histories = [member["history"] for member in summary["members"]] if "members" in summary else [summary["history"]]
+    title = f"{config.name} ({config.recipe} recipe)"
+    plot_history(histories, output / "training_curves.png", title=title, ensemble=summary["best"] if "members" in summary else None)
+
+
+def model_card(config: TrainConfig, summary: dict[str, Any], parameters: int) -> str:
+    """Markdown card with the measured held-out numbers (of the ensemble and each member, for ensembles)."""
+    best = summary["best"]
+    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in best.items() if isinstance(v, float))
+    data = "KADID-synth (generated; see below)" if config.data.synthetic else str(config.data.table)
+    weights = f"; weights: moving average (EMA decay {config.optim.ema_decay})" if config.optim.ema_decay else ""
+    note = f"\n\n{TRANSFER_NOTE}" if config.data.synthetic == "kadid" else ""
+    architecture = f"`{config.architecture}`"
+    if "members" in summary:
+        members = summary["members"]
+        architecture = f"`rqi_ensemble`: the mean score of {len(members)} `{config.architecture}` networks"
+        epochs = ", ".join(f"{m['best']['epoch']} (seed {m['seed']})" for m in members)
+        chosen = (
+            f"- {len(members)} members trained one after another on one split, best epochs {epochs} of "
+            f"{config.optim.epochs}, each chosen by the recipe's own validation loss"
+        )
+        header = "| member (seed) | " + " | ".join(_CARD_METRICS) + " |"
+        table = "\n".join(
+            f"| {m['seed']} | " + " | ".join(f"{m['best'][k]:.4f}" if k in m["best"] else "-" for k in _CARD_METRICS) + " |"
+            for m in members
+        )
+        member_table = f"\n\n## Each member alone (its best epoch)\n\n{header}\n|{' --- |' * (len(_CARD_METRICS) + 1)}\n{table}"
+        heading = "Held-out validation (the ensemble)"
+    else:
+        chosen = f"- best epoch {best['epoch']} of {len(summary['history']) - 1}, chosen by the recipe's own validation loss"
+        member_table, heading = "", "Held-out validation (best epoch)"
+    return (
+        f"# {config.name}\n\n{config.description}\n\n"
+        f"- architecture: {architecture} ({parameters / 1e3:.0f} k parameters)\n"
+        f"- recipe: `{config.recipe}` ({'dense MOS-difference pairs, Huber loss' if config.recipe == 'rqi' else '(distorted, reference) pairs, absolute MOS'})\n"
+        f"- training data: {data}; held-out groups (never seen in training): {', '.join(summary['val_groups'])}\n"
+        f"{chosen}; training took {summary['seconds'] / 60:.1f} min{weights}\n\n"
+        f"## {heading}\n\n| metric | value |\n| --- | --- |\n{rows}{member_table}\n\n"
+        "pair_*: f(A, B) against the normalised MOS difference on dense pairs of held-out scenes; "
+        "distorted_ref_pair_*: the subset whose second image is itself distorted; image_*: f(I, reference) "
+        f"against MOS.{note}\n\nReproduce: `rqi-train <config>` with the config recorded in history.json.\n"
+    )

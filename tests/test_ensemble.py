@@ -1,0 +1,53 @@
+"""RQIEnsemble: the mean of its members, antisymmetric when they are, saved and loaded like any network,
+usable as a loss; bad member sets are refused with the reason."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rqi_loss import RQILoss, load_network
+from rqi_loss.networks import CompactRQI, RQIEnsemble, build_network
+
+TINY = {"input_size": 32, "levels": 2, "width": 4, "hidden": 8, "dropout": 0.0}
+
+
+def _members(count: int = 3) -> list[CompactRQI]:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return [CompactRQI(**TINY).eval() for _ in range(count)]
+
+
+def test_scores_the_mean_of_its_members_and_stays_antisymmetric():
+    members = _members()
+    ensemble = RQIEnsemble.from_members(members).eval()
+    a, b = torch.rand(2, 4, 3, 32, 32)
+    with torch.no_grad():
+        expected = torch.stack([m(a, b) for m in members]).mean(0)
+        torch.testing.assert_close(ensemble(a, b), expected)
+        assert torch.equal(ensemble(a, b), -ensemble(b, a))
+        assert expected.std() > 1e-4  # the members disagree, so the mean is not one member's score
+    assert ensemble.config == {"architecture": "rqi_cnn", "config": members[0].config, "members": 3}
+
+
+def test_round_trip_through_save_pretrained_and_a_loss_gradient(tmp_path):
+    ensemble = RQIEnsemble.from_members(_members(2))
+    ensemble.save_pretrained(tmp_path / "ens", name="tiny-ensemble")
+    loaded = load_network(tmp_path / "ens")
+    assert isinstance(loaded, RQIEnsemble) and len(loaded.members) == 2
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in ensemble.state_dict().items())
+    sr = torch.rand(2, 3, 40, 40, requires_grad=True)
+    RQILoss(loaded, crop="center")(sr, torch.rand(2, 3, 40, 40)).backward()
+    assert torch.isfinite(sr.grad).all() and sr.grad.abs().sum() > 0
+
+
+def test_bad_member_sets_are_refused():
+    with pytest.raises(ValueError, match="members must be an integer of at least 2"):
+        build_network("rqi_ensemble", {"architecture": "rqi_cnn", "config": TINY, "members": 1})
+    with pytest.raises(ValueError, match="cannot have rqi_ensemble members"):
+        build_network("rqi_ensemble", {"architecture": "rqi_ensemble", "config": {}, "members": 2})
+    other = CompactRQI(**{**TINY, "width": 6})
+    with pytest.raises(ValueError, match=r"must share architecture and config; member 1"):
+        RQIEnsemble.from_members([_members(1)[0], other])
+    with pytest.raises(KeyError, match="unknown architecture 'nope'"):
+        build_network("rqi_ensemble", {"architecture": "nope", "config": {}, "members": 2})
