@@ -50,9 +50,15 @@ def export(network: torch.nn.Module, state: dict, config: TrainConfig, summary: 
     staging = output / ".history.json.tmp"
     staging.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     os.replace(staging, output / "history.json")
-    histories = [member["history"] for member in summary["members"]] if "members" in summary else [summary["history"]]
     title = f"{config.name} ({config.recipe} recipe)"
-    plot_history(histories, output / "training_curves.png", title=title, ensemble=summary["best"] if "members" in summary else None)
+    if "members" in summary:
+        members = summary["members"]
+        plot_history(
+            [m["history"] for m in members], output / "training_curves.png", title=title,
+            labels=[f"seed {m['seed']}" for m in members], ensemble=summary["best"],
+        )
+    else:
+        plot_history([summary["history"]], output / "training_curves.png", title=title)
 
 
 def model_card(config: TrainConfig, summary: dict[str, Any], parameters: int) -> str:

@@ -14,11 +14,12 @@ def plot_history(
     path: str | os.PathLike,
     *,
     title: str = "",
+    labels: Sequence[str] | None = None,
     ensemble: Mapping[str, float] | None = None,
 ) -> Path:
     """Loss curves (left) and held-out correlations (right) per epoch, one line style per trained network
-    (ensemble members: solid, dashed, dotted, ...); ``ensemble``'s metrics as horizontal lines. Written
-    atomically."""
+    (ensemble members, named by ``labels``: solid, dashed, dotted, ...); ``ensemble``'s metrics as horizontal
+    lines. Written atomically."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -28,20 +29,21 @@ def plot_history(
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     styles = ("-", "--", ":", "-.")
     for n, history in enumerate(histories):
-        style, suffix = styles[n % len(styles)], f" (member {n + 1})" if len(histories) > 1 else ""
+        style = styles[n % len(styles)]
+        suffix = f" ({labels[n] if labels else f'member {n + 1}'})" if len(histories) > 1 else ""
         for colour, key in enumerate(("train_loss", "val_loss")):
             points = [(h["epoch"], h[key]) for h in history if h[key] == h[key]]  # epoch 0 has no train loss
             left.plot(*zip(*points), style, color=f"C{colour}", marker="o", markersize=3, label=key + suffix)
         for colour, key in enumerate(_METRICS):
             if key in history[0]:
                 epochs = [h["epoch"] for h in history]
-                right.plot(epochs, [h[key] for h in history], style, color=f"C{colour}", marker="o", markersize=3, label=key + suffix if n == 0 else None)
+                right.plot(epochs, [h[key] for h in history], style, color=f"C{colour}", marker="o", markersize=3, label=key if n == 0 else None)
     for colour, key in enumerate(_METRICS):
         if ensemble is not None and key in ensemble:
             right.axhline(ensemble[key], color=f"C{colour}", linewidth=0.8, alpha=0.7)
     left.set(xlabel="epoch", ylabel="Huber loss", yscale="log", title="loss")
     left.legend(fontsize="small")
-    extra = "; horizontal lines: the ensemble" if ensemble is not None else ""
+    extra = " (flat lines: the ensemble)" if ensemble is not None else ""
     right.set(xlabel="epoch", ylabel="held-out", title=f"validation{extra}", ylim=(0, 1))
     right.legend(loc="lower right", fontsize="small")
     figure.suptitle(title)
