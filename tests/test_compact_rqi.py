@@ -63,24 +63,29 @@ def test_head_depth_sets_the_hidden_layers_and_is_checked():
         CompactRQI(input_size=32, levels=2, width=4, hidden=8, head_depth=0)
 
 
-def test_features_equal_colour_first_then_pyramid_then_conv():
-    """features() works on the raw pyramid with the colour map folded into the band convs; that must equal
-    the direct order (colour map, pyramid, conv) to float rounding, bands and responses alike."""
-    import torch.nn.functional as F
-
+def test_both_feature_orders_agree_and_training_takes_the_folded_one():
+    """features() maps colours first, then builds the pyramid; features_of_pyramid() (what training and
+    ensembles use) folds the colour map into the band convs. Both must give the same bands and responses."""
     from rqi_loss.networks.cnn import laplacian_pyramid
 
     torch.manual_seed(0)
-    network = CompactRQI(input_size=32, levels=3, width=4, hidden=8).eval()
+    network = CompactRQI(input_size=32, levels=3, width=4, hidden=8).double()
     with torch.no_grad():
         network.colour.weight.add_(0.3 * torch.randn_like(network.colour.weight))  # away from plain YCbCr
     x = torch.rand(2, 3, 32, 32, dtype=torch.float64)
-    network = network.double()
-    direct_bands = laplacian_pyramid(network.colour(x), 3)
-    direct = [F.leaky_relu(conv(band), 0.2) for conv, band in zip(network.band_convs, direct_bands)] + [None]
-    for (band, response), expected_band, expected_response in zip(network.features(x), direct_bands, direct):
+    with torch.no_grad():
+        direct = network.features(x)
+        folded = network.features_of_pyramid(laplacian_pyramid(x, 3))
+    for (band, response), (expected_band, expected_response) in zip(folded, direct):
         torch.testing.assert_close(band, expected_band, rtol=0, atol=1e-12)
         if expected_response is None:
             assert response is None
         else:
             torch.testing.assert_close(response, expected_response, rtol=0, atol=1e-12)
+    calls = []
+    network.features_of_pyramid = lambda raw: calls.append(len(raw)) or folded  # type: ignore[method-assign]
+    network.features(x)  # weights need gradients, the images do not: the training order
+    network.features(x.requires_grad_(True))  # a loss: colours first
+    with torch.no_grad():
+        network.features(x)
+    assert calls == [4]

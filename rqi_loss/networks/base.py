@@ -84,16 +84,6 @@ class RQINetwork(nn.Module):
         """(N, 3, S, S) images in [0, 1] -> features for :meth:`compare`."""
         return self.features(self.normalize(x))
 
-    def shared_input(self, x: torch.Tensor) -> Any:
-        """The parameter-free start of :meth:`extract` that networks of one architecture and config can share
-        (an ensemble computes it once for all members); ``extract_from_shared(shared_input(x))`` equals
-        ``extract(x)``. Default: the images themselves."""
-        return x
-
-    def extract_from_shared(self, shared: Any) -> Any:
-        """Features for :meth:`compare` from :meth:`shared_input`'s result."""
-        return self.extract(shared)
-
     def forward(self, sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
         """(N,) float32 f(sr, gt); both (N, 3, S, S) in [0, 1]. Both images go through the backbone in one
         call (to keep the gt side free of an autograd graph in a loss, use :func:`rqi_loss.functional`)."""

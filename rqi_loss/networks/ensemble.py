@@ -58,10 +58,8 @@ class RQIEnsemble(RQINetwork):
         return ensemble.to(next(networks[0].parameters()).device)
 
     def extract(self, x: torch.Tensor) -> list:
-        """(N, 3, S, S) in [0, 1] -> one feature structure per member; the members' parameter-free start
-        (:meth:`RQINetwork.shared_input`, e.g. CompactRQI's pyramid) is computed once for all of them."""
-        shared = self.members[0].shared_input(x)
-        return [member.extract_from_shared(shared) for member in self.members]
+        """(N, 3, S, S) in [0, 1] -> one feature structure per member (each normalises on its own)."""
+        return [member.extract(x) for member in self.members]
 
     def compare(self, features_a: list, features_b: list) -> torch.Tensor:
         scores = [member.compare(a, b) for member, a, b in zip(self.members, features_a, features_b)]
