@@ -46,6 +46,8 @@ def test_bad_member_sets_are_refused():
         build_network("rqi_ensemble", {"architecture": "rqi_cnn", "config": TINY, "members": 1})
     with pytest.raises(ValueError, match="cannot have rqi_ensemble members"):
         build_network("rqi_ensemble", {"architecture": "rqi_ensemble", "config": {}, "members": 2})
+    with pytest.raises(ValueError, match="needs at least 2 networks; got 1"):
+        RQIEnsemble.from_members(_members(1))
     other = CompactRQI(**{**TINY, "width": 6})
     with pytest.raises(ValueError, match=r"must share architecture and config; member 1"):
         RQIEnsemble.from_members([_members(1)[0], other])

@@ -45,6 +45,8 @@ class RQIEnsemble(RQINetwork):
     @classmethod
     def from_members(cls, networks: Sequence[RQINetwork]) -> "RQIEnsemble":
         """An ensemble holding copies of ``networks`` (same architecture and config, at least 2)."""
+        if len(networks) < 2:
+            raise ValueError(f"an ensemble needs at least 2 networks; got {len(networks)}")
         first = networks[0]
         for k, network in enumerate(networks):
             if network.architecture != first.architecture or network.config != first.config:

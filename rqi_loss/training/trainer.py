@@ -142,7 +142,8 @@ class MemberRun:
 
 class Validator:
     """The held-out side of a run, shared by all its members: ``validator(network, epoch, train_loss)`` gives
-    the validation record (the recipe's own Huber loss and the metrics of :func:`validation_metrics`)."""
+    and logs an epoch's validation record; :meth:`measure` gives the recipe's own Huber loss (``val_loss``)
+    and the metrics of :func:`validation_metrics`."""
 
     def __init__(self, config: TrainConfig, val_rows: list[ImageRow], mos_range, cache: ImageCache, device: torch.device):
         self.config, self.rows, self.cache, self.device = config, val_rows, cache, device
@@ -152,6 +153,11 @@ class Validator:
             self.own = (own_rows, *_subsample(own_pairs, own_labels, config.optim.val_pairs, config.seed + 1))
 
     def __call__(self, network: torch.nn.Module, epoch: int, train_loss: float) -> dict[str, float]:
+        record = {"epoch": epoch, "train_loss": train_loss, **self.measure(network)}
+        logger.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
+        return record
+
+    def measure(self, network: torch.nn.Module) -> dict[str, float]:
         optim = self.config.optim
         metrics, dense_pred = validation_metrics(
             network, self.rows, self.dense, self.dense_labels, cache=self.cache, device=self.device, bf16=optim.bf16
@@ -162,9 +168,7 @@ class Validator:
             own_rows, own_pairs, own_labels = self.own
             own_pred = predict_pairs(network, own_rows, own_pairs, cache=self.cache, device=self.device, bf16=optim.bf16)
         val_loss = F.huber_loss(torch.from_numpy(own_pred), own_labels, delta=optim.huber_delta).item()
-        record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **metrics}
-        logger.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
-        return record
+        return {"val_loss": val_loss, **metrics}
 
 
 def _train(config: TrainConfig, output: Path, device: torch.device, progress: bool) -> dict[str, Any]:
@@ -195,17 +199,26 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
         summary.update(best=runs[0].best, history=runs[0].history)
     else:
         network = RQIEnsemble.from_members(networks).to(device)
-        record = validate(network, config.optim.epochs, float(np.mean([run.best["train_loss"] for run in runs])))
+        record = validate.measure(network)  # no epoch or training loss: the ensemble is not trained as a whole
+        logger.info("ensemble of %d: %s", len(runs), ", ".join(f"{k}={v:.4f}" for k, v in record.items()))
         network = network.cpu()
         state = {k: v.detach().clone() for k, v in network.state_dict().items()}
-        del record["epoch"], record["train_loss"]  # the ensemble is not trained as a whole
         summary.update(best=record, members=[{"seed": r.seed, "best": r.best, "history": r.history} for r in runs])
     summary.update(seconds=round(time.time() - started, 1), config=asdict(config))
     export(network, state, config, summary, output)
     return summary
 
 
-def _fit(config: TrainConfig, seed: int, train_rows, mos_range, validate: Validator, cache, device, progress) -> MemberRun:
+def _fit(
+    config: TrainConfig,
+    seed: int,
+    train_rows: list[ImageRow],
+    mos_range: tuple[float, float],
+    validate: Validator,
+    cache: ImageCache,
+    device: torch.device,
+    progress: bool,
+) -> MemberRun:
     """Train one network with ``seed``; keep the weights of the epoch with the lowest validation loss."""
     optim = config.optim
     torch.manual_seed(seed)
