@@ -13,7 +13,6 @@ the ratios and the largest score gap between the orders.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from common import base_parser, hardware, report, time_side_by_side
 from rqi_loss import create_network
@@ -25,9 +24,7 @@ class DirectOrder(CompactRQI):
     """CompactRQI always computing its features in the direct order (colour map, pyramid, convs)."""
 
     def features(self, x: torch.Tensor):
-        bands = laplacian_pyramid(self.colour(x), self.cfg.levels)
-        responses = [F.leaky_relu(conv(band), 0.2) for conv, band in zip(self.band_convs, bands)]
-        return list(zip(bands, responses + [None]))
+        return self.features_colour_first(x)
 
 
 class FoldedOrder(CompactRQI):

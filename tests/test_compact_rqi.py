@@ -74,7 +74,7 @@ def test_both_feature_orders_agree_and_training_takes_the_folded_one():
         network.colour.weight.add_(0.3 * torch.randn_like(network.colour.weight))  # away from plain YCbCr
     x = torch.rand(2, 3, 32, 32, dtype=torch.float64)
     with torch.no_grad():
-        direct = network.features(x)
+        direct = network.features_colour_first(x)
         folded = network.features_of_pyramid(laplacian_pyramid(x, 3))
     for (band, response), (expected_band, expected_response) in zip(folded, direct):
         torch.testing.assert_close(band, expected_band, rtol=0, atol=1e-12)
@@ -83,9 +83,10 @@ def test_both_feature_orders_agree_and_training_takes_the_folded_one():
         else:
             torch.testing.assert_close(response, expected_response, rtol=0, atol=1e-12)
     calls = []
-    network.features_of_pyramid = lambda raw: calls.append(len(raw)) or folded  # type: ignore[method-assign]
+    network.features_of_pyramid = lambda raw: calls.append("folded") or folded  # type: ignore[method-assign]
+    network.features_colour_first = lambda x: calls.append("direct") or direct  # type: ignore[method-assign]
     network.features(x)  # weights need gradients, the images do not: the training order
     network.features(x.requires_grad_(True))  # a loss: colours first
     with torch.no_grad():
-        network.features(x)
-    assert calls == [4]
+        network.features(x)  # inference
+    assert calls == ["folded", "direct", "direct"]

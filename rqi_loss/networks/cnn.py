@@ -115,11 +115,15 @@ class CompactRQI(RQINetwork):
 
         Two orders give the same features: training the weights (they need gradients, the images do not) takes
         the pyramid of the raw images with the colour map folded into the band convs (no backward pass through
-        the pyramid: 1.22x faster training steps in ``bench/compact_rqi_step.py``); everything else (a loss,
+        the pyramid: 1.27x faster training steps in ``bench/compact_rqi_step.py``); everything else (a loss,
         which needs gradients to the images, and inference) maps colours first and then builds the pyramid,
         which is the faster order there."""
         if torch.is_grad_enabled() and self.colour.weight.requires_grad and not x.requires_grad:
             return self.features_of_pyramid(laplacian_pyramid(x, self.cfg.levels))
+        return self.features_colour_first(x)
+
+    def features_colour_first(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Features in the direct order: the colour map, its pyramid, the band convs."""
         bands = laplacian_pyramid(self.colour(x), self.cfg.levels)
         responses = [F.leaky_relu(conv(band), 0.2) for conv, band in zip(self.band_convs, bands)]
         return list(zip(bands, responses + [None]))
