@@ -31,12 +31,12 @@ def plot_history(
     for n, history in enumerate(histories):
         style = styles[n % len(styles)]
         suffix = f" ({labels[n] if labels else f'member {n + 1}'})" if len(histories) > 1 else ""
+        epochs = [h["epoch"] for h in history]
         for colour, key in enumerate(("train_loss", "val_loss")):
             points = [(h["epoch"], h[key]) for h in history if h[key] == h[key]]  # epoch 0 has no train loss
             left.plot(*zip(*points), style, color=f"C{colour}", marker="o", markersize=3, label=key + suffix)
         for colour, key in enumerate(_METRICS):
             if key in history[0]:
-                epochs = [h["epoch"] for h in history]
                 right.plot(epochs, [h[key] for h in history], style, color=f"C{colour}", marker="o", markersize=3, label=key if n == 0 else None)
     for colour, key in enumerate(_METRICS):
         if ensemble is not None and key in ensemble:

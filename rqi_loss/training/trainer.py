@@ -184,21 +184,20 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
         if config.members > 1:
             logger.info("ensemble member %d of %d (seed %d)", k + 1, config.members, config.seed + k)
         runs.append(_fit(config, config.seed + k, train_rows, mos_range, validate, cache, device, progress))
-    networks = []
-    for run in runs:
-        network = build_network(config.architecture, dict(config.network))
-        network.load_state_dict(run.state)
-        networks.append(network)
     summary: dict[str, Any] = {
         "train_groups": sorted({r.group for r in train_rows}),
         "val_groups": sorted({r.group for r in val_rows}),
         "mos_range": list(mos_range),
     }
     if len(runs) == 1:
-        network, state = networks[0], runs[0].state
+        network, state = build_network(config.architecture, dict(config.network)), runs[0].state
         summary.update(best=runs[0].best, history=runs[0].history)
     else:
-        network = RQIEnsemble.from_members(networks).to(device)
+        ensemble_config = {"architecture": config.architecture, "config": dict(config.network), "members": len(runs)}
+        network = build_network(RQIEnsemble.architecture, ensemble_config)
+        for member, run in zip(network.members, runs):
+            member.load_state_dict(run.state)
+        network = network.to(device)
         record = validate.measure(network)  # no epoch or training loss: the ensemble is not trained as a whole
         logger.info("ensemble of %d: %s", len(runs), ", ".join(f"{k}={v:.4f}" for k, v in record.items()))
         network = network.cpu()
