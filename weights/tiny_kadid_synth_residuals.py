@@ -1,7 +1,7 @@
 """Maintainer tool: where the embedded tiny-kadid-synth network errs, per distortion type, on its held-out
 KADID-synth scenes (the source photographs named in its config.json provenance).
 
-    python weights/tiny_kadid_synth_residuals.py [--per-source]
+    python weights/tiny_kadid_synth_residuals.py [--per-source] [--network FOLDER]
 
 Uses the KADID-synth set that examples/train/tiny_kadid_synth.yaml names (its data.root, generated there
 first when missing, about a minute). Scores f(image, reference) on the 128 centre crops, fits
@@ -10,6 +10,7 @@ the fit; positive: the network judges the type too harshly) and the SRCC within 
 adds, for every source photograph (trained on or held out), the mean over its scenes of the per-scene image
 SRCC and of the sign accuracy of score differences f(I, ref) - f(J, ref) on all pairs of the scene: whether
 the network fits its training photographs better than the held-out ones (overfitting) or not (underfitting).
+``--network`` scores a candidate from rqi-train's output folder instead of the shipped network.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rqi_loss import create_network
+from rqi_loss import create_network, load_network
 from rqi_loss.images import read_image
 from rqi_loss.training import load_config
 from rqi_loss.training.metrics import sign_accuracy, srcc
@@ -37,13 +38,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-source", action="store_true", help="also score every source photograph's scenes")
+    parser.add_argument("--network", help="an rqi-train output folder to score instead of the shipped network")
     args = parser.parse_args()
     training = load_config(ROOT / "examples" / "train" / "tiny_kadid_synth.yaml").data
     table_path = synth_table(dataclasses.replace(training, root=str(ROOT / training.root)))
     root = table_path.parent
-    config = json.loads((resources.files("rqi_loss") / "pretrained" / "tiny-kadid-synth" / "config.json").read_text())
+    folder = Path(args.network) if args.network else resources.files("rqi_loss") / "pretrained" / "tiny-kadid-synth"
+    config = json.loads((folder / "config.json").read_text())
     held_out = set(config["provenance"]["held_out_groups"])
-    network = create_network("tiny-kadid-synth")
+    network = load_network(folder) if args.network else create_network("tiny-kadid-synth")
     size = network.input_size
 
     def centre(path: str) -> torch.Tensor:
