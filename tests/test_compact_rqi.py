@@ -64,8 +64,9 @@ def test_head_depth_sets_the_hidden_layers_and_is_checked():
 
 
 def test_both_feature_orders_agree_and_training_takes_the_folded_one():
-    """features() maps colours first, then builds the pyramid; features_of_pyramid() (what training and
-    ensembles use) folds the colour map into the band convs. Both must give the same bands and responses."""
+    """features_colour_first() maps colours first, then builds the pyramid; features_of_pyramid() folds the
+    colour map into the band convs. Both must give the same bands and responses, and features() must take the
+    folded order only for a training step (weights need gradients, the images do not)."""
     from rqi_loss.networks.cnn import laplacian_pyramid
 
     torch.manual_seed(0)
