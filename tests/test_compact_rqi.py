@@ -9,12 +9,18 @@ import pytest
 import torch
 
 from rqi_loss.networks import CompactRQI
-from rqi_loss.networks.cnn import _band_shape, _structure_correlation
+from rqi_loss.networks.cnn import _band_shape, _log_mean_abs, _log_peak_cell, _structure_correlation
 
-OPTIONS = [{}, {"band_shape": True}, {"pair_bands": True}, {"band_shape": True, "pair_bands": True, "head_depth": 2}]
+OPTIONS = [
+    {},
+    {"band_shape": True},
+    {"pair_bands": True},
+    {"diff_peak": True},
+    {"band_shape": True, "pair_bands": True, "diff_peak": True, "head_depth": 2},
+]
 
 
-@pytest.mark.parametrize("options", OPTIONS, ids=["plain", "band_shape", "pair_bands", "both_deep_head"])
+@pytest.mark.parametrize("options", OPTIONS, ids=["plain", "band_shape", "pair_bands", "diff_peak", "all_deep_head"])
 def test_every_configuration_is_exactly_antisymmetric_with_finite_gradients(options):
     torch.manual_seed(0)
     network = CompactRQI(input_size=32, levels=2, width=4, hidden=8, dropout=0.0, **options).eval()
@@ -42,6 +48,19 @@ def test_band_shape_tells_gaussian_from_sparse_bands():
     assert gap_sparse.item() > gap_gaussian.item() + 1.0
     # mean log local energy sits below the log mean energy, far more so when the energy is patchy
     assert (log_mean_abs(sparse) - _band_shape(sparse)[1]).item() > (log_mean_abs(gaussian) - _band_shape(gaussian)[1]).item() + 0.5
+
+
+def test_peak_cell_sees_a_local_loss_that_the_mean_dilutes():
+    """One 8x8 cell of a 64x64 map raised from 1 to 11 moves the log mean by log(1 + 10 / 64) = 0.15 but the
+    log peak cell by log(11) = 2.4."""
+    uniform = torch.ones(1, 2, 64, 64)
+    local = uniform.clone()
+    local[..., 16:24, 40:48] = 11.0
+    mean_gap = (_log_mean_abs(local) - _log_mean_abs(uniform)).squeeze(0)
+    peak_gap = (_log_peak_cell(local) - _log_peak_cell(uniform)).squeeze(0)
+    torch.testing.assert_close(peak_gap, torch.full((2,), math.log(11.0)), atol=1e-3, rtol=0)
+    assert (mean_gap < 0.2).all() and (peak_gap > 2.0).all()
+    assert _log_peak_cell(torch.zeros(1, 1, 8, 8)).isfinite().all()
 
 
 def test_structure_correlation_is_a_symmetric_correlation():

@@ -36,6 +36,7 @@ class CompactRQIConfig:
     antisymmetric: bool = True
     band_shape: bool = False  # per band also the log RMS and the mean log local (4x4) energy of each image
     pair_bands: bool = False  # per band also the log mean |a - b| and the structure correlation of a and b
+    diff_peak: bool = False  # per band also the log of the largest 8x8-cell mean of |response a - response b|
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
 
@@ -75,6 +76,12 @@ def _band_shape(band: torch.Tensor) -> list[torch.Tensor]:
     return [0.5 * torch.log(band.square().mean(dim=(2, 3)) + _EPS**2), torch.log(local + _EPS).mean(dim=(2, 3))]
 
 
+def _log_peak_cell(t: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C) log of the largest mean absolute value over 8x8 cells: a local loss (a colour
+    block, a patch of artefacts) that a spatial mean dilutes."""
+    return torch.log(F.avg_pool2d(t.abs(), 8, ceil_mode=True).amax(dim=(2, 3)) + _EPS)
+
+
 def _structure_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(N, C) mean(a b) / sqrt(mean(a^2) mean(b^2)) of two zero-mean bands, in [-1, 1]; symmetric."""
     energy = (a.square().mean(dim=(2, 3)) * b.square().mean(dim=(2, 3)) + _EPS**4).sqrt()
@@ -99,7 +106,7 @@ class CompactRQI(RQINetwork):
             self.colour.weight.copy_(torch.tensor(_YCBCR).view(3, 3, 1, 1))
         self.band_convs = nn.ModuleList(nn.Conv2d(3, cfg.width, 3, padding=1) for _ in range(cfg.levels))
         stats = cfg.levels * (2 * 3 + 3 * cfg.width) + 4 * 3
-        stats += cfg.levels * (2 * 6 * cfg.band_shape + 6 * cfg.pair_bands)
+        stats += cfg.levels * (2 * 6 * cfg.band_shape + 6 * cfg.pair_bands + cfg.width * cfg.diff_peak)
         layers: list[nn.Module] = [nn.LayerNorm(stats)]
         for depth in range(cfg.head_depth):
             width_in = stats if depth == 0 else cfg.hidden
@@ -144,7 +151,8 @@ class CompactRQI(RQINetwork):
         response per level, low-pass means and log stds; the log mean absolute response difference. With
         ``band_shape`` also each band's log RMS and mean log local energy (their gaps to the log mean tell
         noise from texture and uniform from patchy loss); with ``pair_bands`` each band's log mean absolute
-        difference and structure correlation (symmetric in a and b)."""
+        difference and structure correlation (symmetric in a and b); with ``diff_peak`` each response
+        difference's log largest 8x8-cell mean (a local loss that the spatial mean dilutes)."""
         own_a, own_b, shared = [], [], []
         for (band_a, resp_a), (band_b, resp_b) in zip(features_a, features_b):
             if resp_a is None:  # low-pass rest
@@ -154,6 +162,8 @@ class CompactRQI(RQINetwork):
             own_a += [_log_mean_abs(band_a), _log_mean_abs(resp_a)]
             own_b += [_log_mean_abs(band_b), _log_mean_abs(resp_b)]
             shared.append(_log_mean_abs(resp_a - resp_b))
+            if self.cfg.diff_peak:
+                shared.append(_log_peak_cell(resp_a - resp_b))
             if self.cfg.band_shape:
                 own_a += _band_shape(band_a)
                 own_b += _band_shape(band_b)
