@@ -85,6 +85,28 @@ def test_split_seed_keeps_the_split_while_the_seed_changes():
     assert any(held_out(split_groups(rows, seed=s)) != held_out(split_groups(rows, seed=3)) for s in range(5, 10))
 
 
+def test_train_exclude_groups_drops_training_groups_but_keeps_the_split():
+    from rqi_loss.training.trainer import train_val_split
+
+    rows = _rows(scenes=10, per_scene=2, groups=[f"g{s // 2}" for s in range(10)])
+
+    def config(**data):
+        return parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t", **data}, "seed": 5})
+
+    train, val = train_val_split(config(), rows)
+    held_out, trained = sorted({r.group for r in val}), sorted({r.group for r in train})
+    excluded = [trained[0], held_out[0]]  # a held-out group stays held out
+    new_train, new_val = train_val_split(config(train_exclude_groups=excluded), rows)
+    assert new_val == val
+    assert new_train == [r for r in train if r.group != trained[0]]
+    with pytest.raises(ValueError, match=r"unknown groups \['nope'\]; the table has \['g0'"):
+        train_val_split(config(train_exclude_groups=["nope"]), rows)
+    with pytest.raises(ValueError, match="leaves no training rows"):
+        train_val_split(config(train_exclude_groups=trained), rows)
+    with pytest.raises(ValueError, match="must be a list of group names.*got 'g0'"):
+        config(train_exclude_groups="g0")
+
+
 @pytest.mark.parametrize("augment, transforms", [("none", 1), ("flips", 4), ("dihedral", 8)])
 def test_augmentations_move_both_crops_alike_and_draw_each_transform(tmp_path, augment, transforms):
     """Whole-image crops of a picture whose every pixel differs: each item must be one of the allowed

@@ -26,6 +26,7 @@ class DataConfig:
     split_by: str = "group"
     val_fraction: float = 0.2
     split_seed: int | None = None  # seed of the train/val split; default: the config's seed
+    train_exclude_groups: tuple[str, ...] = ()  # groups never trained on (after the split; held out ones stay)
     cache_images: bool = True
 
 
@@ -74,6 +75,10 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
     data = _build(DataConfig, values.pop("data", {}) or {}, "data")
     if data.mos_range is not None:
         data = dataclasses.replace(data, mos_range=tuple(data.mos_range))
+    excluded = data.train_exclude_groups
+    if isinstance(excluded, str) or not all(isinstance(g, str) for g in excluded):
+        raise ValueError(f"data.train_exclude_groups must be a list of group names, e.g. [color]; got {excluded!r}")
+    data = dataclasses.replace(data, train_exclude_groups=tuple(excluded))
     optim = _build(OptimConfig, values.pop("optim", {}) or {}, "optim")
     config = _build(TrainConfig, {**values, "data": data, "optim": optim}, "the top level")
     if config.recipe not in ("rqi", "traditional"):

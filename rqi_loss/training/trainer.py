@@ -56,9 +56,19 @@ def synth_table(data: DataConfig) -> Path:
 
 def train_val_split(config: TrainConfig, rows: list[ImageRow]) -> tuple[list[ImageRow], list[ImageRow]]:
     """(train, val) rows: whole groups held out, seeded by ``data.split_seed`` (default: the config's seed), so
-    runs that differ only in ``seed`` can keep one split."""
+    runs that differ only in ``seed`` can keep one split; then the groups in ``data.train_exclude_groups`` are
+    dropped from the training side (the split itself does not change)."""
     seed = config.seed if config.data.split_seed is None else config.data.split_seed
-    return split_groups(rows, val_fraction=config.data.val_fraction, seed=seed)
+    train, val = split_groups(rows, val_fraction=config.data.val_fraction, seed=seed)
+    excluded = set(config.data.train_exclude_groups)
+    unknown = sorted(excluded - {row.group for row in rows})
+    if unknown:
+        groups = sorted({row.group for row in rows})
+        raise ValueError(f"data.train_exclude_groups names unknown groups {unknown}; the table has {groups}")
+    train = [row for row in train if row.group not in excluded]
+    if not train:
+        raise ValueError(f"data.train_exclude_groups {sorted(excluded)} leaves no training rows; exclude fewer groups")
+    return train, val
 
 
 def _device(name: str) -> torch.device:
