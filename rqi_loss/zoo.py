@@ -46,7 +46,7 @@ _PAPER = (
 )
 
 _REGISTRY: dict[str, PretrainedModel] = {}
-_TINY_KADID_SYNTH_SHA256 = "39438b14fc8adb4ca930be770f3083213760646cea849d2445a9791b810275e9"  # rqi_loss/pretrained/tiny-kadid-synth/model.safetensors
+_TINY_KADID_SYNTH_SHA256 = "dc2777f7fd33b462590b8ae446db4463b050e8a428c9ff4745b0788d34e4b7c0"  # rqi_loss/pretrained/tiny-kadid-synth/model.safetensors
 
 
 def register(model: PretrainedModel) -> PretrainedModel:
@@ -93,6 +93,7 @@ register(
                 "levels": 5,
                 "width": 16,
                 "hidden": 128,
+                "head_depth": 2,
                 "dropout": 0.1,
                 "antisymmetric": True,
                 "band_shape": True,
