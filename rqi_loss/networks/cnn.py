@@ -89,7 +89,8 @@ def _structure_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class CompactRQI(RQINetwork):
-    """See the module docstring. ``features`` returns the pyramid bands and their conv responses."""
+    """See the module docstring. ``features`` returns the pyramid bands and their conv responses; ``extract``
+    turns them into per-image statistics and the maps the pair statistics need."""
 
     architecture = "rqi_cnn"
 
@@ -146,33 +147,45 @@ class CompactRQI(RQINetwork):
         ]
         return list(zip([self.colour(band) for band in raw], responses + [None]))
 
-    def _statistics(self, features_a, features_b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(per-image stats of a, of b, shared stats of the pair): log mean absolute band energy and conv
-        response per level, low-pass means and log stds; the log mean absolute response difference. With
-        ``band_shape`` also each band's log RMS and mean log local energy (their gaps to the log mean tell
-        noise from texture and uniform from patchy loss); with ``pair_bands`` each band's log mean absolute
-        difference and structure correlation (symmetric in a and b); with ``diff_peak`` each response
-        difference's log largest 8x8-cell mean (a local loss that the spatial mean dilutes)."""
-        own_a, own_b, shared = [], [], []
-        for (band_a, resp_a), (band_b, resp_b) in zip(features_a, features_b):
-            if resp_a is None:  # low-pass rest
-                own_a += [band_a.mean(dim=(2, 3)), torch.log(band_a.std(dim=(2, 3)) + _EPS)]
-                own_b += [band_b.mean(dim=(2, 3)), torch.log(band_b.std(dim=(2, 3)) + _EPS)]
+    def extract(self, x: torch.Tensor) -> tuple[list[tuple[torch.Tensor | None, torch.Tensor]], torch.Tensor]:
+        """(N, 3, S, S) in [0, 1] -> (per band-pass level (band or None, conv response), (N, F) per-image
+        statistics). Each image's own statistics are computed here, once, so that scoring many pairs of the
+        same images (dense validation) reuses them; the maps are kept only for the pair statistics (bands only
+        with ``pair_bands``)."""
+        features = self.features(self.normalize(x))
+        maps = [(band if self.cfg.pair_bands else None, response) for band, response in features[:-1]]
+        return maps, self._own_statistics(features)
+
+    def _own_statistics(self, features) -> torch.Tensor:
+        """(N, F) per-image statistics: per level the log mean absolute band energy and conv response (with
+        ``band_shape`` also the band's log RMS and mean log local energy, whose gaps to the log mean tell noise
+        from texture and uniform from patchy loss); the low-pass rest's channel means and log stds."""
+        stats = []
+        for band, response in features:
+            if response is None:  # low-pass rest
+                stats += [band.mean(dim=(2, 3)), torch.log(band.std(dim=(2, 3)) + _EPS)]
                 continue
-            own_a += [_log_mean_abs(band_a), _log_mean_abs(resp_a)]
-            own_b += [_log_mean_abs(band_b), _log_mean_abs(resp_b)]
+            stats += [_log_mean_abs(band), _log_mean_abs(response)]
+            if self.cfg.band_shape:
+                stats += _band_shape(band)
+        return torch.cat(stats, dim=1)
+
+    def _pair_statistics(self, maps_a, maps_b) -> torch.Tensor:
+        """(N, F') statistics of the pair, symmetric in a and b: per level the log mean absolute response
+        difference; with ``diff_peak`` its log largest 8x8-cell mean (a local loss that the spatial mean
+        dilutes); with ``pair_bands`` the band's log mean absolute difference and structure correlation."""
+        shared = []
+        for (band_a, resp_a), (band_b, resp_b) in zip(maps_a, maps_b):
             shared.append(_log_mean_abs(resp_a - resp_b))
             if self.cfg.diff_peak:
                 shared.append(_log_peak_cell(resp_a - resp_b))
-            if self.cfg.band_shape:
-                own_a += _band_shape(band_a)
-                own_b += _band_shape(band_b)
             if self.cfg.pair_bands:
                 shared += [_log_mean_abs(band_a - band_b), _structure_correlation(band_a, band_b)]
-        return torch.cat(own_a, dim=1), torch.cat(own_b, dim=1), torch.cat(shared, dim=1)
+        return torch.cat(shared, dim=1)
 
     def compare(self, features_a, features_b) -> torch.Tensor:
-        own_a, own_b, shared = self._statistics(features_a, features_b)
+        (maps_a, own_a), (maps_b, own_b) = features_a, features_b
+        shared = self._pair_statistics(maps_a, maps_b)
         score = self.head(torch.cat((own_a, own_b, shared), dim=1)).squeeze(1)
         if self.cfg.antisymmetric:  # the shared statistics are symmetric: computed once, used both ways
             score = score - self.head(torch.cat((own_b, own_a, shared), dim=1)).squeeze(1)
