@@ -7,8 +7,8 @@ every (image, reference) pair, centre crops of 128) with the embedded tiny-kadid
 rounds; reports the median seconds of each, their ratio and the largest score difference. A third candidate,
 ``features_once_stats_per_pair``, is ``predict_pairs`` with CompactRQI's per-image statistics recomputed for every
 pair inside ``compare`` (how CompactRQI split the work before ``extract`` computed them once per image); the two
-``features_once`` variants are also timed on all dense pairs of one held-out scene (15,750 pairs). KADID-synth is generated
-under the config's ``data.root`` on first use (about a minute).
+``features_once`` variants are also timed on all dense pairs of one held-out scene (15,750 pairs). KADID-synth is
+generated under the config's ``data.root`` on first use (about a minute).
 """
 
 from __future__ import annotations
@@ -42,8 +42,7 @@ class StatisticsPerPair(CompactRQI):
 
     def compare(self, features_a, features_b) -> torch.Tensor:
         def split(features):
-            maps = [(band if self.cfg.pair_bands else None, response) for band, response in features[:-1]]
-            return maps, self._own_statistics(features)
+            return self._pair_maps(features), self._own_statistics(features)
 
         return super().compare(split(features_a), split(features_b))
 
@@ -70,7 +69,9 @@ def main() -> None:
     }
     reference = both["per_pair"]()
     difference = max(
-        float(np.abs(a - b).max()) for name in ("features_once", "features_once_stats_per_pair") for a, b in zip(reference, both[name]())
+        float(np.abs(a - b).max())
+        for name in ("features_once", "features_once_stats_per_pair")
+        for a, b in zip(reference, both[name]())
     )
     seconds = time_side_by_side(both, device, args.repeats, warmup=1)
     # All dense pairs of one held-out scene (every image in many pairs): where per-image statistics pay off.
@@ -88,10 +89,16 @@ def main() -> None:
         {
             "benchmark": "rqi-train validation of tiny-kadid-synth on its held-out pairs (centre crops 128)",
             "hardware": hardware(device),
-            "pairs": {"dense": len(dense), "image_vs_reference": len(image_pairs), "one_scene_all_dense": len(scene_pairs)},
+            "pairs": {
+                "dense": len(dense),
+                "image_vs_reference": len(image_pairs),
+                "one_scene_all_dense": len(scene_pairs),
+            },
             **{f"{name}_s": round(s, 2) for name, s in seconds.items()},
             "speedup": round(seconds["per_pair"] / seconds["features_once"], 2),
-            "speedup_of_statistics_once_per_image": round(seconds["features_once_stats_per_pair"] / seconds["features_once"], 2),
+            "speedup_of_statistics_once_per_image": round(
+                seconds["features_once_stats_per_pair"] / seconds["features_once"], 2
+            ),
             "one_scene_speedup_of_statistics_once_per_image": round(
                 seconds["scene_features_once_stats_per_pair"] / seconds["scene_features_once"], 2
             ),

@@ -153,8 +153,11 @@ class CompactRQI(RQINetwork):
         same images (dense validation) reuses them; the maps are kept only for the pair statistics (bands only
         with ``pair_bands``)."""
         features = self.features(self.normalize(x))
-        maps = [(band if self.cfg.pair_bands else None, response) for band, response in features[:-1]]
-        return maps, self._own_statistics(features)
+        return self._pair_maps(features), self._own_statistics(features)
+
+    def _pair_maps(self, features) -> list[tuple[torch.Tensor | None, torch.Tensor]]:
+        """Per band-pass level what the pair statistics read: (band with ``pair_bands``, else None; response)."""
+        return [(band if self.cfg.pair_bands else None, response) for band, response in features[:-1]]
 
     def _own_statistics(self, features) -> torch.Tensor:
         """(N, F) per-image statistics: per level the log mean absolute band energy and conv response (with

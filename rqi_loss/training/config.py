@@ -75,7 +75,7 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
     data = _build(DataConfig, values.pop("data", {}) or {}, "data")
     if data.mos_range is not None:
         data = dataclasses.replace(data, mos_range=tuple(data.mos_range))
-    excluded = data.train_exclude_groups
+    excluded = data.train_exclude_groups or ()
     if isinstance(excluded, str) or not all(isinstance(g, str) for g in excluded):
         raise ValueError(f"data.train_exclude_groups must be a list of group names, e.g. [color]; got {excluded!r}")
     data = dataclasses.replace(data, train_exclude_groups=tuple(excluded))
