@@ -71,16 +71,17 @@ def test_split_has_no_group_on_both_sides():
     assert split_groups(rows, val_fraction=0.2, seed=3) == (train_rows, val_rows)
 
 
+def _split_config(**data):
+    """A config with seed 5 whose data section is ``data`` (the table is never read by the split)."""
+    return parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t", **data}, "seed": 5})
+
+
 def test_split_seed_keeps_the_split_while_the_seed_changes():
     from rqi_loss.training.trainer import train_val_split
 
     rows = _rows(scenes=10, per_scene=2, groups=[f"g{s // 2}" for s in range(10)])
-
-    def config(**data):
-        return parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t", **data}, "seed": 5})
-
-    assert train_val_split(config(), rows) == split_groups(rows, val_fraction=0.2, seed=5)
-    assert train_val_split(config(split_seed=3), rows) == split_groups(rows, val_fraction=0.2, seed=3)
+    assert train_val_split(_split_config(), rows) == split_groups(rows, val_fraction=0.2, seed=5)
+    assert train_val_split(_split_config(split_seed=3), rows) == split_groups(rows, val_fraction=0.2, seed=3)
     held_out = lambda split: {r.group for r in split[1]}  # noqa: E731
     assert any(held_out(split_groups(rows, seed=s)) != held_out(split_groups(rows, seed=3)) for s in range(5, 10))
 
@@ -89,22 +90,18 @@ def test_train_exclude_groups_drops_training_groups_but_keeps_the_split():
     from rqi_loss.training.trainer import train_val_split
 
     rows = _rows(scenes=10, per_scene=2, groups=[f"g{s // 2}" for s in range(10)])
-
-    def config(**data):
-        return parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t", **data}, "seed": 5})
-
-    train, val = train_val_split(config(), rows)
+    train, val = train_val_split(_split_config(), rows)
     held_out, trained = sorted({r.group for r in val}), sorted({r.group for r in train})
     excluded = [trained[0], held_out[0]]  # a held-out group stays held out
-    new_train, new_val = train_val_split(config(train_exclude_groups=excluded), rows)
+    new_train, new_val = train_val_split(_split_config(train_exclude_groups=excluded), rows)
     assert new_val == val
     assert new_train == [r for r in train if r.group != trained[0]]
     with pytest.raises(ValueError, match=r"unknown groups \['nope'\]; the table has \['g0'"):
-        train_val_split(config(train_exclude_groups=["nope"]), rows)
+        train_val_split(_split_config(train_exclude_groups=["nope"]), rows)
     with pytest.raises(ValueError, match="leaves no training rows"):
-        train_val_split(config(train_exclude_groups=trained), rows)
+        train_val_split(_split_config(train_exclude_groups=trained), rows)
     with pytest.raises(ValueError, match="must be a list of group names.*got 'g0'"):
-        config(train_exclude_groups="g0")
+        _split_config(train_exclude_groups="g0")
 
 
 @pytest.mark.parametrize("augment, transforms", [("none", 1), ("flips", 4), ("dihedral", 8)])

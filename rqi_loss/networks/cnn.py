@@ -179,9 +179,10 @@ class CompactRQI(RQINetwork):
         dilutes); with ``pair_bands`` the band's log mean absolute difference and structure correlation."""
         shared = []
         for (band_a, resp_a), (band_b, resp_b) in zip(maps_a, maps_b):
-            shared.append(_log_mean_abs(resp_a - resp_b))
+            difference = resp_a - resp_b
+            shared.append(_log_mean_abs(difference))
             if self.cfg.diff_peak:
-                shared.append(_log_peak_cell(resp_a - resp_b))
+                shared.append(_log_peak_cell(difference))
             if self.cfg.pair_bands:
                 shared += [_log_mean_abs(band_a - band_b), _structure_correlation(band_a, band_b)]
         return torch.cat(shared, dim=1)

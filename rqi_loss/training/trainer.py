@@ -60,11 +60,10 @@ def train_val_split(config: TrainConfig, rows: list[ImageRow]) -> tuple[list[Ima
     dropped from the training side (the split itself does not change)."""
     seed = config.seed if config.data.split_seed is None else config.data.split_seed
     train, val = split_groups(rows, val_fraction=config.data.val_fraction, seed=seed)
-    excluded = set(config.data.train_exclude_groups)
-    unknown = sorted(excluded - {row.group for row in rows})
+    excluded, groups = set(config.data.train_exclude_groups), {row.group for row in rows}
+    unknown = sorted(excluded - groups)
     if unknown:
-        groups = sorted({row.group for row in rows})
-        raise ValueError(f"data.train_exclude_groups names unknown groups {unknown}; the table has {groups}")
+        raise ValueError(f"data.train_exclude_groups names unknown groups {unknown}; the table has {sorted(groups)}")
     train = [row for row in train if row.group not in excluded]
     if not train:
         raise ValueError(f"data.train_exclude_groups {sorted(excluded)} leaves no training rows; exclude fewer groups")
