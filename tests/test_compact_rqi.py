@@ -1,5 +1,5 @@
 """CompactRQI's optional statistics: exact antisymmetry in every configuration, finite gradients, and the
-band statistics measuring what they claim (distribution shape, structure correlation)."""
+band statistics measuring what they claim (distribution shape, local peaks, structure correlation, spectrum shape)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,31 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from rqi_loss.networks import CompactRQI
-from rqi_loss.networks.cnn import _band_shape, _log_mean_abs, _log_peak_cell, _structure_correlation
+from rqi_loss.networks.cnn import (
+    SPECTRUM_BINS,
+    _band_shape,
+    _log_mean_abs,
+    _log_peak_cell,
+    _structure_correlation,
+    laplacian_pyramid,
+    log_power_spectrum,
+)
 
 OPTIONS = [
     {},
     {"band_shape": True},
     {"pair_bands": True},
     {"diff_peak": True},
-    {"band_shape": True, "pair_bands": True, "diff_peak": True, "head_depth": 2},
+    {"spectrum_channels": 1},
+    {"band_shape": True, "pair_bands": True, "diff_peak": True, "spectrum_channels": 3, "head_depth": 2},
 ]
+OPTION_IDS = ["plain", "band_shape", "pair_bands", "diff_peak", "spectrum", "all_deep_head"]
 
 
-@pytest.mark.parametrize("options", OPTIONS, ids=["plain", "band_shape", "pair_bands", "diff_peak", "all_deep_head"])
+@pytest.mark.parametrize("options", OPTIONS, ids=OPTION_IDS)
 def test_every_configuration_is_exactly_antisymmetric_with_finite_gradients(options):
     torch.manual_seed(0)
     network = CompactRQI(input_size=32, levels=2, width=4, hidden=8, dropout=0.0, **options).eval()
@@ -63,6 +74,30 @@ def test_peak_cell_sees_a_local_loss_that_the_mean_dilutes():
     assert _log_peak_cell(torch.zeros(1, 1, 8, 8)).isfinite().all()
 
 
+def _blur_noise(kernel: torch.Tensor) -> torch.Tensor:
+    """White noise (1, 1, 64, 64) filtered with ``kernel`` (normalised here), circular padding."""
+    noise = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    pad = kernel.shape[-1] // 2
+    return F.conv2d(F.pad(noise, (pad,) * 4, mode="circular"), (kernel / kernel.sum()).view(1, 1, *kernel.shape))
+
+
+def test_power_spectrum_tells_a_disk_blur_from_a_gaussian_blur_that_octave_bands_see_alike():
+    """A binary disk of radius 2 and a gaussian of sigma 1 leave nearly the same octave band energies, but the
+    disk's response is anisotropic at high frequencies (its aliased corners) and the gaussian's is not."""
+    grid = torch.arange(-4, 5, dtype=torch.float32)
+    yy, xx = torch.meshgrid(grid, grid, indexing="ij")
+    gaussian = _blur_noise(torch.exp(-(xx.square() + yy.square()) / 2))
+    disk = _blur_noise((xx.square() + yy.square() <= 4).float())
+    bands = lambda x: torch.cat([_log_mean_abs(b) for b in laplacian_pyramid(x, 3)[:3]], 1)  # noqa: E731
+    assert (bands(gaussian) - bands(disk)).abs().max() < 0.2
+    assert log_power_spectrum(disk).shape == (1, SPECTRUM_BINS)
+    # per ring: log power near the axes minus near the diagonals, rings 0.3125 to 0.5 cycles per pixel
+    axis_minus_diagonal = lambda x: (x.view(-1, 2)[:, 0] - x.view(-1, 2)[:, 1])[5:8]  # noqa: E731
+    assert axis_minus_diagonal(log_power_spectrum(gaussian)).abs().max() < 0.5
+    assert axis_minus_diagonal(log_power_spectrum(disk)).max() < -1.5
+    assert log_power_spectrum(torch.zeros(1, 1, 64, 64)).isfinite().all()
+
+
 def test_structure_correlation_is_a_symmetric_correlation():
     g = torch.Generator().manual_seed(1)
     a, noise = torch.randn(2, 2, 3, 16, 16, generator=g)
@@ -80,14 +115,14 @@ def test_head_depth_sets_the_hidden_layers_and_is_checked():
     assert deep.config["head_depth"] == 3
     with pytest.raises(ValueError, match="head_depth must be at least 1 .*got 0"):
         CompactRQI(input_size=32, levels=2, width=4, hidden=8, head_depth=0)
+    with pytest.raises(ValueError, match=r"spectrum_channels must be 0 \(off\), 1 \(luma\), 2 or 3 .*got 4"):
+        CompactRQI(input_size=32, levels=2, width=4, hidden=8, spectrum_channels=4)
 
 
 def test_both_feature_orders_agree_and_training_takes_the_folded_one():
     """features_colour_first() maps colours first, then builds the pyramid; features_of_pyramid() folds the
     colour map into the band convs. Both must give the same bands and responses, and features() must take the
     folded order only for a training step (weights need gradients, the images do not)."""
-    from rqi_loss.networks.cnn import laplacian_pyramid
-
     torch.manual_seed(0)
     network = CompactRQI(input_size=32, levels=3, width=4, hidden=8).double()
     with torch.no_grad():

@@ -5,9 +5,10 @@ Each image is mapped to a luma/chroma space (a learned 1x1 conv starting at YCbC
 Laplacian pyramid (fixed 5-tap binomial blur, ``levels`` band-pass levels plus the low-pass rest). On every
 band a learned 3x3 conv gives ``width`` feature maps. Per band and image the head sees the log mean absolute
 band energy, the log mean absolute conv response of each image and of their difference; the low-pass level
-adds per-channel means and log standard deviations. A LayerNorm and an MLP g (``head_depth`` hidden layers)
-turn these into a score; with ``antisymmetric=True`` (default) f(a, b) = g(a, b) - g(b, a), so
-f(a, b) = -f(b, a) and f(a, a) = 0 hold exactly, by construction.
+adds per-channel means and log standard deviations. With ``spectrum_channels`` each image also gives its log
+power spectrum in oriented frequency rings (blur kernels that octave bands see alike differ there). A LayerNorm
+and an MLP g (``head_depth`` hidden layers) turn these into a score; with ``antisymmetric=True`` (default)
+f(a, b) = g(a, b) - g(b, a), so f(a, b) = -f(b, a) and f(a, a) = 0 hold exactly, by construction.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class CompactRQIConfig:
     band_shape: bool = False  # per band also the log RMS and the mean log local (4x4) energy of each image
     pair_bands: bool = False  # per band also the log mean |a - b| and the structure correlation of a and b
     diff_peak: bool = False  # per band also the log of the largest 8x8-cell mean of |response a - response b|
+    spectrum_channels: int = 0  # per image the binned log power spectrum of the first k YCbCr channels (0: off)
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
 
@@ -82,6 +84,36 @@ def _log_peak_cell(t: torch.Tensor) -> torch.Tensor:
     return torch.log(F.avg_pool2d(t.abs(), 8, ceil_mode=True).amax(dim=(2, 3)) + _EPS)
 
 
+_SPECTRUM_RADII = (0.03, 0.0625, 0.125, 0.1875, 0.25, 0.3125, 0.375, 0.4375, 0.5, 0.71)  # cycles per pixel
+SPECTRUM_BINS = 2 * (len(_SPECTRUM_RADII) - 1)  # each radial ring split into near-axis and near-diagonal halves
+
+
+def _spectrum_bins(size: int, device: torch.device) -> torch.Tensor:
+    """(SPECTRUM_BINS, size * (size // 2 + 1)) averaging matrix over the rfft2 grid of a size x size image:
+    rings between ``_SPECTRUM_RADII``, each split at 22.5 degrees from the axes (empty bins average to 0)."""
+    fy = torch.fft.fftfreq(size, device=device).abs().view(-1, 1).expand(size, size // 2 + 1)
+    fx = torch.fft.rfftfreq(size, device=device).view(1, -1).expand(size, size // 2 + 1)
+    radius = (fx.square() + fy.square()).sqrt().flatten()
+    diagonal = (torch.minimum(fx, fy) > 0.41421356 * torch.maximum(fx, fy)).flatten()
+    ring = torch.bucketize(radius, torch.tensor(_SPECTRUM_RADII, device=device)) - 1
+    index = torch.where((ring >= 0) & (ring < len(_SPECTRUM_RADII) - 1), 2 * ring + diagonal, -1)
+    onehot = (index.view(1, -1) == torch.arange(SPECTRUM_BINS, device=device).view(-1, 1)).float()
+    return onehot / onehot.sum(dim=1, keepdim=True).clamp(min=1)
+
+
+def log_power_spectrum(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, S, S) -> (N, C * SPECTRUM_BINS) log mean power (Hann window, orthonormal FFT) per oriented
+    frequency bin: the shape of a blur kernel's response (gaussian: smooth and isotropic; a disk: ripples and
+    aliased corners) that octave bands pool together."""
+    size = x.shape[-1]
+    window = torch.hann_window(size, periodic=False, device=x.device, dtype=x.dtype)
+    x = (x - x.mean(dim=(2, 3), keepdim=True)) * (window.view(-1, 1) * window.view(1, -1))
+    with torch.autocast(x.device.type, enabled=False):  # float32 throughout: logs of powers over decades
+        spectrum = torch.fft.rfft2(x.float(), norm="ortho")
+        power = (spectrum.real.square() + spectrum.imag.square()).flatten(2)  # finite gradient at 0, unlike abs
+        return torch.log(power @ _spectrum_bins(size, x.device).T + _EPS**2).flatten(1)
+
+
 def _structure_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(N, C) mean(a b) / sqrt(mean(a^2) mean(b^2)) of two zero-mean bands, in [-1, 1]; symmetric."""
     energy = (a.square().mean(dim=(2, 3)) * b.square().mean(dim=(2, 3)) + _EPS**4).sqrt()
@@ -99,6 +131,10 @@ class CompactRQI(RQINetwork):
         super().__init__(cfg.input_size, cfg.mean, cfg.std)
         if cfg.head_depth < 1:
             raise ValueError(f"head_depth must be at least 1 (hidden layers of the head); got {cfg.head_depth}")
+        if not 0 <= cfg.spectrum_channels <= 3:
+            raise ValueError(
+                f"spectrum_channels must be 0 (off), 1 (luma), 2 or 3 (YCbCr); got {cfg.spectrum_channels}"
+            )
         if cfg.input_size % (2**cfg.levels):
             raise ValueError(f"input_size {cfg.input_size} must be a multiple of 2**levels = {2**cfg.levels}")
         self.cfg = cfg
@@ -108,6 +144,7 @@ class CompactRQI(RQINetwork):
         self.band_convs = nn.ModuleList(nn.Conv2d(3, cfg.width, 3, padding=1) for _ in range(cfg.levels))
         stats = cfg.levels * (2 * 3 + 3 * cfg.width) + 4 * 3
         stats += cfg.levels * (2 * 6 * cfg.band_shape + 6 * cfg.pair_bands + cfg.width * cfg.diff_peak)
+        stats += 2 * SPECTRUM_BINS * cfg.spectrum_channels
         layers: list[nn.Module] = [nn.LayerNorm(stats)]
         for depth in range(cfg.head_depth):
             width_in = stats if depth == 0 else cfg.hidden
@@ -152,8 +189,13 @@ class CompactRQI(RQINetwork):
         statistics). Each image's own statistics are computed here, once, so that scoring many pairs of the
         same images (dense validation) reuses them; the maps are kept only for the pair statistics (bands only
         with ``pair_bands``)."""
-        features = self.features(self.normalize(x))
-        return self._pair_maps(features), self._own_statistics(features)
+        x = self.normalize(x)
+        features = self.features(x)
+        own = self._own_statistics(features)
+        if self.cfg.spectrum_channels:
+            ycbcr = torch.tensor(_YCBCR, device=x.device, dtype=x.dtype)[: self.cfg.spectrum_channels]
+            own = torch.cat((own, log_power_spectrum(torch.einsum("ci,nihw->nchw", ycbcr, x))), dim=1)
+        return self._pair_maps(features), own
 
     def _pair_maps(self, features) -> list[tuple[torch.Tensor | None, torch.Tensor]]:
         """Per band-pass level what the pair statistics read: (band with ``pair_bands``, else None; response)."""
