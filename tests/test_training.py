@@ -245,7 +245,8 @@ def test_two_epoch_run_lowers_val_loss_and_exports(tmp_path, recipe):
 
 def test_members_train_as_seeded_single_runs_and_export_their_mean(tmp_path):
     """members: 2 trains seeds 1 and 2 on seed 1's split: each member's weights are those of a single run with
-    that seed (and split_seed 1); the exported ensemble scores the mean of the two and its card lists both."""
+    that seed (and split_seed 1); the exported ensemble scores the mean of the two and its card lists both.
+    With member_seeds and member_networks, members share a seed and differ in config, each again a single run."""
     table = _tiny_dataset(tmp_path)
 
     def config(name, **top):
@@ -282,6 +283,22 @@ def test_members_train_as_seeded_single_runs_and_export_their_mean(tmp_path):
     assert f"{summary['members'][1]['best']['image_srcc']:.4f}" in card
     with pytest.raises(ValueError, match="members must be a positive network count"):
         config("bad", members=0)
+
+    # members may share a seed and differ in config: each is still the single run of its seed and config
+    tiny = {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0}
+    mixed = config("mixed", seed=1, members=2, member_seeds=[1, 1], member_networks=[{}, {"spectrum_channels": 1}])
+    summary = train(mixed, tmp_path / "mixed", progress=False)
+    ensemble = load_network(tmp_path / "mixed").eval()
+    assert ensemble.config["member_configs"] == [{}, {"spectrum_channels": 1}]
+    train(config("spectrum", seed=1, network={**tiny, "spectrum_channels": 1}), tmp_path / "spectrum", progress=False)
+    for member, single in zip(ensemble.members, [singles[0], load_network(tmp_path / "spectrum")]):
+        assert all(torch.equal(member.state_dict()[k], v) for k, v in single.state_dict().items())
+    assert "seed 1, spectrum_channels=1" in (tmp_path / "mixed" / "README.md").read_text()
+    assert [m["network_changes"] for m in summary["members"]] == [{}, {"spectrum_channels": 1}]
+    with pytest.raises(ValueError, match=r"member_seeds must list one entry per member \(members: 2, at least 2\); got \[1\]"):
+        config("bad", members=2, member_seeds=[1])
+    with pytest.raises(ValueError, match="member_networks entries must be dicts"):
+        config("bad", members=2, member_networks=[{}, "wide"])
 
 
 def test_ema_weights_are_validated_and_exported_and_threads_restored(tmp_path):

@@ -58,6 +58,8 @@ class TrainConfig:
     description: str = ""
     seed: int = 0
     members: int = 1  # networks trained (seeds seed, seed + 1, ...) and shipped as one ensemble (mean score)
+    member_seeds: tuple[int, ...] | None = None  # with members > 1: each member's seed (default seed + k)
+    member_networks: tuple[dict[str, Any], ...] | None = None  # with members > 1: each member's changes to network
     data: DataConfig = DataConfig()
     optim: OptimConfig = OptimConfig()
 
@@ -92,6 +94,17 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"optim.threads must be a positive thread count or left out; got {optim.threads!r}")
     if not isinstance(config.members, int) or config.members < 1:
         raise ValueError(f"members must be a positive network count (1: a single network); got {config.members!r}")
+    for key, kind in (("member_seeds", int), ("member_networks", dict)):
+        given = getattr(config, key)
+        if given is None:
+            continue
+        if isinstance(given, (str, dict)) or len(given) != config.members or config.members < 2:
+            raise ValueError(
+                f"{key} must list one entry per member (members: {config.members}, at least 2); got {given!r}"
+            )
+        if not all(isinstance(v, kind) and not isinstance(v, bool) for v in given):
+            raise ValueError(f"{key} entries must be {kind.__name__}s; got {given!r}")
+        config = dataclasses.replace(config, **{key: tuple(given)})
     if data.scenes_per_source < 1:
         raise ValueError(f"data.scenes_per_source must be a positive scene count, e.g. 5; got {data.scenes_per_source!r}")
     if data.table is None and data.synthetic is None:

@@ -55,10 +55,16 @@ def export(network: torch.nn.Module, state: dict, config: TrainConfig, summary: 
         members = summary["members"]
         plot_history(
             [m["history"] for m in members], output / "training_curves.png", title=title,
-            labels=[f"seed {m['seed']}" for m in members], ensemble=summary["best"],
+            labels=[_member_label(m) for m in members], ensemble=summary["best"],
         )
     else:
         plot_history([summary["history"]], output / "training_curves.png", title=title)
+
+
+def _member_label(member: dict[str, Any]) -> str:
+    """'seed 3', or 'seed 0, spectrum_channels=1' for a member whose network config differs."""
+    changes = member.get("network_changes") or {}
+    return ", ".join([f"seed {member['seed']}"] + [f"{k}={v}" for k, v in changes.items()])
 
 
 def model_card(config: TrainConfig, summary: dict[str, Any], parameters: int) -> str:
@@ -72,14 +78,14 @@ def model_card(config: TrainConfig, summary: dict[str, Any], parameters: int) ->
     if "members" in summary:
         members = summary["members"]
         architecture = f"`rqi_ensemble`: the mean score of {len(members)} `{config.architecture}` networks"
-        epochs = ", ".join(f"{m['best']['epoch']} (seed {m['seed']})" for m in members)
+        epochs = ", ".join(f"{m['best']['epoch']} ({_member_label(m)})" for m in members)
         chosen = (
             f"- {len(members)} members trained one after another on one split, best epochs {epochs} of "
             f"{config.optim.epochs}, each chosen by the recipe's own validation loss"
         )
-        header = "| member (seed) | " + " | ".join(_CARD_METRICS) + " |"
+        header = "| member | " + " | ".join(_CARD_METRICS) + " |"
         table = "\n".join(
-            f"| {m['seed']} | " + " | ".join(f"{m['best'][k]:.4f}" if k in m["best"] else "-" for k in _CARD_METRICS) + " |"
+            f"| {_member_label(m)} | " + " | ".join(f"{m['best'][k]:.4f}" if k in m["best"] else "-" for k in _CARD_METRICS) + " |"
             for m in members
         )
         member_table = f"\n\n## Each member alone (its best epoch)\n\n{header}\n|{' --- |' * (len(_CARD_METRICS) + 1)}\n{table}"

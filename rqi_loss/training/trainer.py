@@ -117,8 +117,9 @@ def _lr_factor(step: int, warmup: int, total: int) -> float:
 def train(config: TrainConfig, output: str | os.PathLike, *, progress: bool = True) -> dict[str, Any]:
     """Train ``config`` and write the best network to ``output``; returns the history and best metrics.
 
-    With ``members`` > 1, trains that many networks one after another (seeds ``seed``, ``seed + 1``, ...; one
-    train/val split) and writes their ensemble, the mean of their scores. Runs inside a forked torch RNG
+    With ``members`` > 1, trains that many networks one after another (seeds ``member_seeds`` or ``seed``,
+    ``seed + 1``, ...; configs ``network`` with each member's ``member_networks`` changes; one train/val split)
+    and writes their ensemble, the mean of their scores. Runs inside a forked torch RNG
     (each member seeded with its own seed: initialisation, dropout, crops, pair order), so a config reproduces
     its result and the caller's RNG state is left as it was.
     """
@@ -188,11 +189,14 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     mos_range = tuple(config.data.mos_range) if config.data.mos_range else (min(rated), max(rated))
     cache = ImageCache(keep=config.data.cache_images)
     validate = Validator(config, val_rows, mos_range, cache, device)
+    seeds = config.member_seeds or [config.seed + k for k in range(config.members)]
+    changes = [dict(c) for c in config.member_networks] if config.member_networks else None
     runs = []
-    for k in range(config.members):
+    for k, seed in enumerate(seeds):
+        network_config = {**config.network, **(changes[k] if changes else {})}
         if config.members > 1:
-            logger.info("ensemble member %d of %d (seed %d)", k + 1, config.members, config.seed + k)
-        runs.append(_fit(config, config.seed + k, train_rows, mos_range, validate, cache, device, progress))
+            logger.info("ensemble member %d of %d (seed %d): %s", k + 1, config.members, seed, network_config)
+        runs.append(_fit(config, seed, network_config, train_rows, mos_range, validate, cache, device, progress))
     summary: dict[str, Any] = {
         "train_groups": sorted({r.group for r in train_rows}),
         "val_groups": sorted({r.group for r in val_rows}),
@@ -203,6 +207,8 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
         summary.update(best=runs[0].best, history=runs[0].history)
     else:
         ensemble_config = {"architecture": config.architecture, "config": dict(config.network), "members": len(runs)}
+        if changes:
+            ensemble_config["member_configs"] = changes
         network = build_network(RQIEnsemble.architecture, ensemble_config)
         for member, run in zip(network.members, runs):
             member.load_state_dict(run.state)
@@ -211,7 +217,13 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
         logger.info("ensemble of %d: %s", len(runs), ", ".join(f"{k}={v:.4f}" for k, v in record.items()))
         network = network.cpu()
         state = {k: v.detach().clone() for k, v in network.state_dict().items()}
-        summary.update(best=record, members=[{"seed": r.seed, "best": r.best, "history": r.history} for r in runs])
+        summary.update(
+            best=record,
+            members=[
+                {"seed": r.seed, "network_changes": changes[k] if changes else {}, "best": r.best, "history": r.history}
+                for k, r in enumerate(runs)
+            ],
+        )
     summary.update(seconds=round(time.time() - started, 1), config=asdict(config))
     export(network, state, config, summary, output)
     return summary
@@ -220,6 +232,7 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
 def _fit(
     config: TrainConfig,
     seed: int,
+    network_config: dict[str, Any],
     train_rows: list[ImageRow],
     mos_range: tuple[float, float],
     validate: Validator,
@@ -227,10 +240,11 @@ def _fit(
     device: torch.device,
     progress: bool,
 ) -> MemberRun:
-    """Train one network with ``seed``; keep the weights of the epoch with the lowest validation loss."""
+    """Train one network (``network_config``) with ``seed``; keep the weights of the epoch with the lowest
+    validation loss."""
     optim = config.optim
     torch.manual_seed(seed)
-    network = build_network(config.architecture, dict(config.network)).to(device)
+    network = build_network(config.architecture, network_config).to(device)
     # With ema_decay, validation, checkpoint choice and export use the moving average of the weights.
     averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(optim.ema_decay), use_buffers=True) if optim.ema_decay else None
     judged = averaged.module if averaged is not None else network
