@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,6 +161,14 @@ def test_csv_and_iqa_readers(tmp_path):
     assert len(with_ref) == 3 and with_ref[-1].mos == 5.0 and with_ref[-1].image == with_ref[-1].reference
     with pytest.raises(ValueError, match=r"lacks columns \['mos'\]"):
         read_csv_table(tmp_path / "k.csv", scene_column="dis_type", image_column="dis_img_path")
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].glob("examples/train/*.yaml")), ids=lambda p: p.stem)
+def test_committed_training_configs_parse_and_build_their_networks(path):
+    config = load_config(path)
+    for changes in config.member_networks or [{}]:
+        network = build_network(config.architecture, {**config.network, **changes})
+        assert network.input_size == config.network["input_size"]
 
 
 def test_config_files(tmp_path):
