@@ -98,6 +98,15 @@ def test_power_spectrum_tells_a_disk_blur_from_a_gaussian_blur_that_octave_bands
     assert log_power_spectrum(torch.zeros(1, 1, 64, 64)).isfinite().all()
 
 
+def test_spectrum_statistics_stay_float32_under_autocast():
+    network = CompactRQI(input_size=32, levels=2, width=4, hidden=8, spectrum_channels=3)
+    x = network.normalize(torch.rand(2, 3, 32, 32))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = network._spectrum_statistics(x)
+    assert under_autocast.dtype == torch.float32 and under_autocast.shape == (2, 3 * SPECTRUM_BINS)
+    assert torch.equal(under_autocast, network._spectrum_statistics(x))
+
+
 def test_structure_correlation_is_a_symmetric_correlation():
     g = torch.Generator().manual_seed(1)
     a, noise = torch.randn(2, 2, 3, 16, 16, generator=g)

@@ -106,10 +106,11 @@ def log_power_spectrum(x: torch.Tensor) -> torch.Tensor:
     frequency bin: the shape of a blur kernel's response (gaussian: smooth and isotropic; a disk: ripples and
     aliased corners) that octave bands pool together."""
     size = x.shape[-1]
-    window = torch.hann_window(size, periodic=False, device=x.device, dtype=x.dtype)
-    x = (x - x.mean(dim=(2, 3), keepdim=True)) * (window.view(-1, 1) * window.view(1, -1))
     with torch.autocast(x.device.type, enabled=False):  # float32 throughout: logs of powers over decades
-        spectrum = torch.fft.rfft2(x.float(), norm="ortho")
+        x = x.float()
+        window = torch.hann_window(size, periodic=False, device=x.device)
+        x = (x - x.mean(dim=(2, 3), keepdim=True)) * (window.view(-1, 1) * window.view(1, -1))
+        spectrum = torch.fft.rfft2(x, norm="ortho")
         power = (spectrum.real.square() + spectrum.imag.square()).flatten(2)  # finite gradient at 0, unlike abs
         return torch.log(power @ _spectrum_bins(size, x.device).T + _EPS**2).flatten(1)
 
@@ -193,9 +194,15 @@ class CompactRQI(RQINetwork):
         features = self.features(x)
         own = self._own_statistics(features)
         if self.cfg.spectrum_channels:
-            ycbcr = torch.tensor(_YCBCR, device=x.device, dtype=x.dtype)[: self.cfg.spectrum_channels]
-            own = torch.cat((own, log_power_spectrum(torch.einsum("ci,nihw->nchw", ycbcr, x))), dim=1)
+            own = torch.cat((own, self._spectrum_statistics(x)), dim=1)
         return self._pair_maps(features), own
+
+    def _spectrum_statistics(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) normalised images -> (N, spectrum_channels * SPECTRUM_BINS) log power spectra of the
+        first ``spectrum_channels`` YCbCr channels, in float32 under autocast too."""
+        with torch.autocast(x.device.type, enabled=False):
+            ycbcr = torch.tensor(_YCBCR, device=x.device)[: self.cfg.spectrum_channels]
+            return log_power_spectrum(torch.einsum("ci,nihw->nchw", ycbcr, x.float()))
 
     def _pair_maps(self, features) -> list[tuple[torch.Tensor | None, torch.Tensor]]:
         """Per band-pass level what the pair statistics read: (band with ``pair_bands``, else None; response)."""
