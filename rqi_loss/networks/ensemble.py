@@ -19,6 +19,11 @@ from torch import nn
 from .base import RQINetwork
 
 
+def member_config(config: dict[str, Any], member_configs: Sequence[dict[str, Any]] | None, index: int) -> dict[str, Any]:
+    """Config of member ``index``: ``config`` updated with ``member_configs[index]`` (``None``: ``config``)."""
+    return {**config, **(member_configs[index] if member_configs else {})}
+
+
 class RQIEnsemble(RQINetwork):
     """See the module docstring."""
 
@@ -44,7 +49,7 @@ class RQIEnsemble(RQINetwork):
                 f"{len(member_configs)}: {list(member_configs)!r}"
             )
         changes = [dict(c) for c in member_configs] if member_configs is not None else None
-        nets = [build_network(architecture, {**config, **(changes[k] if changes else {})}) for k in range(members)]
+        nets = [build_network(architecture, member_config(config, changes, k)) for k in range(members)]
         first = nets[0]
         sizes = [net.input_size for net in nets]
         if len(set(sizes)) > 1:

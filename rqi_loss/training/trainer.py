@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..networks import RQIEnsemble, build_network
+from ..networks.ensemble import member_config
 from .config import DataConfig, TrainConfig
 from .dataset import ImageCache, PairDataset
 from .evaluation import predict_pairs, validation_metrics
@@ -193,7 +194,7 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     changes = [dict(c) for c in config.member_networks] if config.member_networks else None
     runs = []
     for k, seed in enumerate(seeds):
-        network_config = {**config.network, **(changes[k] if changes else {})}
+        network_config = member_config(config.network, changes, k)
         if config.members > 1:
             logger.info("ensemble member %d of %d (seed %d): %s", k + 1, config.members, seed, network_config)
         runs.append(_fit(config, seed, network_config, train_rows, mos_range, validate, cache, device, progress))
