@@ -88,23 +88,32 @@ _SPECTRUM_RADII = (0.03, 0.0625, 0.125, 0.1875, 0.25, 0.3125, 0.375, 0.4375, 0.5
 SPECTRUM_BINS = 2 * (len(_SPECTRUM_RADII) - 1)  # each radial ring split into near-axis and near-diagonal halves
 
 
-def _spectrum_bins(size: int, device: torch.device) -> torch.Tensor:
-    """(SPECTRUM_BINS, size * (size // 2 + 1)) averaging matrix over the rfft2 grid of a size x size image:
-    rings between ``_SPECTRUM_RADII``, each split at 22.5 degrees from the axes (empty bins average to 0)."""
+def _spectrum_bin_columns(size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which rfft2 coefficients of a size x size image each frequency bin averages: rings between
+    ``_SPECTRUM_RADII``, each split at 22.5 degrees from the axes. Returns (columns, counts): columns
+    (SPECTRUM_BINS, L) long, the flat coefficient indices of each bin padded with ``size * (size // 2 + 1)`` (a
+    zero column appended by the caller); counts (SPECTRUM_BINS,) float, clamped to 1 (empty bins average to 0)."""
     fy = torch.fft.fftfreq(size, device=device).abs().view(-1, 1).expand(size, size // 2 + 1)
     fx = torch.fft.rfftfreq(size, device=device).view(1, -1).expand(size, size // 2 + 1)
     radius = (fx.square() + fy.square()).sqrt().flatten()
     diagonal = (torch.minimum(fx, fy) > 0.41421356 * torch.maximum(fx, fy)).flatten()
     ring = torch.bucketize(radius, torch.tensor(_SPECTRUM_RADII, device=device)) - 1
     index = torch.where((ring >= 0) & (ring < len(_SPECTRUM_RADII) - 1), 2 * ring + diagonal, -1)
-    onehot = (index.view(1, -1) == torch.arange(SPECTRUM_BINS, device=device).view(-1, 1)).float()
-    return onehot / onehot.sum(dim=1, keepdim=True).clamp(min=1)
+    members = [torch.nonzero(index == k).flatten() for k in range(SPECTRUM_BINS)]
+    width = max(len(m) for m in members)
+    columns = torch.full((SPECTRUM_BINS, width), radius.numel(), dtype=torch.long, device=device)
+    for k, m in enumerate(members):
+        columns[k, : len(m)] = m
+    counts = torch.tensor([max(len(m), 1) for m in members], dtype=torch.float32, device=device)
+    return columns, counts
 
 
 def log_power_spectrum(x: torch.Tensor) -> torch.Tensor:
     """(N, C, S, S) -> (N, C * SPECTRUM_BINS) log mean power (Hann window, orthonormal FFT) per oriented
     frequency bin: the shape of a blur kernel's response (gaussian: smooth and isotropic; a disk: ripples and
-    aliased corners) that octave bands pool together."""
+    aliased corners) that octave bands pool together. Each image's numbers do not depend on its place in the
+    batch (a gather and a sum, not a matrix product, whose CPU kernels can round rows differently), so
+    networks using them stay exactly antisymmetric."""
     size = x.shape[-1]
     with torch.autocast(x.device.type, enabled=False):  # float32 throughout: logs of powers over decades
         x = x.float()
@@ -112,7 +121,9 @@ def log_power_spectrum(x: torch.Tensor) -> torch.Tensor:
         x = (x - x.mean(dim=(2, 3), keepdim=True)) * (window.view(-1, 1) * window.view(1, -1))
         spectrum = torch.fft.rfft2(x, norm="ortho")
         power = (spectrum.real.square() + spectrum.imag.square()).flatten(2)  # finite gradient at 0, unlike abs
-        return torch.log(power @ _spectrum_bins(size, x.device).T + _EPS**2).flatten(1)
+        columns, counts = _spectrum_bin_columns(size, x.device)
+        binned = F.pad(power, (0, 1))[..., columns].sum(dim=-1) / counts  # (N, C, SPECTRUM_BINS)
+        return torch.log(binned + _EPS**2).flatten(1)
 
 
 def _structure_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
