@@ -1,4 +1,4 @@
-"""CompactRQI (tiny-kadid-synth's config): its two feature orders side by side, and an ensemble's cost.
+"""CompactRQI (tiny-kadid-synth's first member): its two feature orders side by side, and an ensemble's cost.
 
     python bench/compact_rqi_step.py [--device cpu|cuda] [--repeats 10] [--json out.json]
 
@@ -39,7 +39,7 @@ def main() -> None:
     parser.set_defaults(repeats=10)
     args = parser.parse_args()
     device = torch.device(args.device)
-    shipped = create_network("tiny-kadid-synth")
+    shipped = create_network("tiny-kadid-synth").members[0]  # a CompactRQI
     folded = FoldedOrder(**shipped.config).to(device)
     folded.load_state_dict(shipped.state_dict())
     direct = DirectOrder(**shipped.config).to(device)

@@ -3,7 +3,8 @@
     python bench/validation_speed.py [--repeats 3] [--json out.json]
 
 Both score the held-out pairs of examples/train/tiny_kadid_synth.yaml (its ``optim.val_pairs`` dense pairs and
-every (image, reference) pair, centre crops of 128) with the embedded tiny-kadid-synth network, in interleaved
+every (image, reference) pair, centre crops of 128) with the first member of the embedded tiny-kadid-synth pair (a
+CompactRQI: the single network shipped before the pair), in interleaved
 rounds; reports the median seconds of each, their ratio and the largest score difference. A third candidate,
 ``features_once_stats_per_pair``, is ``predict_pairs`` with CompactRQI's per-image statistics recomputed for every
 pair inside ``compare`` (how CompactRQI split the work before ``extract`` computed them once per image); the two
@@ -55,7 +56,7 @@ def main() -> None:
     _, val_rows = train_val_split(config, load_rows(config))
     dense, _ = dense_validation_pairs(config, val_rows, tuple(config.data.mos_range))
     image_pairs, extended = reference_pairs(val_rows)
-    network = create_network("tiny-kadid-synth").to(device)
+    network = create_network("tiny-kadid-synth").members[0].to(device)  # a CompactRQI
     per_pair_statistics = StatisticsPerPair(**network.config).to(device)
     per_pair_statistics.load_state_dict(network.state_dict())
     cache = ImageCache()

@@ -46,7 +46,7 @@ _PAPER = (
 )
 
 _REGISTRY: dict[str, PretrainedModel] = {}
-_TINY_KADID_SYNTH_SHA256 = "dc2777f7fd33b462590b8ae446db4463b050e8a428c9ff4745b0788d34e4b7c0"  # rqi_loss/pretrained/tiny-kadid-synth/model.safetensors
+_TINY_KADID_SYNTH_SHA256 = "435a02086e0f32428c5a3e3592d8dff51a95f30c0b050a4f716d407f4aee5eb8"  # rqi_loss/pretrained/tiny-kadid-synth/model.safetensors
 
 
 def register(model: PretrainedModel) -> PretrainedModel:
@@ -83,20 +83,26 @@ register(
     PretrainedModel(
         name="tiny-kadid-synth",
         description=(
-            "Compact CNN RQI network trained with the RQI recipe on KADID-synth (KADID-10k distortions on "
-            "scikit-image photographs, mean KADID-10k MOS labels); ships inside the package, works offline."
+            "Mean of two compact CNN RQI networks (the second also compares luma power spectra) trained with the "
+            "RQI recipe on KADID-synth (KADID-10k distortions on scikit-image photographs, mean KADID-10k MOS "
+            "labels); ships inside the package, works offline."
         ),
-        architecture="rqi_cnn",
+        architecture="rqi_ensemble",
         config=MappingProxyType(
             {
-                "input_size": 128,
-                "levels": 5,
-                "width": 16,
-                "hidden": 128,
-                "head_depth": 2,
-                "dropout": 0.1,
-                "antisymmetric": True,
-                "band_shape": True,
+                "architecture": "rqi_cnn",
+                "config": {
+                    "input_size": 128,
+                    "levels": 5,
+                    "width": 16,
+                    "hidden": 128,
+                    "dropout": 0.1,
+                    "antisymmetric": True,
+                    "band_shape": True,
+                    "head_depth": 2,
+                },
+                "members": 2,
+                "member_configs": [{}, {"spectrum_channels": 1}],
             }
         ),
         repo_id="",
