@@ -172,3 +172,14 @@ def test_power_spectrum_of_an_image_does_not_depend_on_its_place_in_the_batch():
     radius = (fx.square() + fy.square()).sqrt()
     ring = (radius > 0.25) & (radius <= 0.3125) & (torch.minimum(fx, fy) <= 0.41421356 * torch.maximum(fx, fy))
     assert torch.isclose(ab[0, 8], power[ring].mean().log(), rtol=1e-4)  # ring 4 (0.25, 0.3125], near-axis half
+
+
+def test_spectrum_bin_table_first_built_in_inference_mode_still_serves_a_backward():
+    """The bin table is cached per (size, device); one first built under torch.inference_mode (a metric call)
+    must not break a later loss backward, which saves it."""
+    size = 40  # a size no other test uses, so the first build happens here
+    with torch.inference_mode():
+        scored = log_power_spectrum(torch.rand(1, 1, size, size))
+    x = torch.rand(1, 1, size, size, requires_grad=True)
+    log_power_spectrum(x).sum().backward()
+    assert scored.shape == (1, SPECTRUM_BINS) and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0

@@ -13,6 +13,7 @@ f(a, b) = g(a, b) - g(b, a), so f(a, b) = -f(b, a) and f(a, a) = 0 hold exactly,
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -88,24 +89,28 @@ _SPECTRUM_RADII = (0.03, 0.0625, 0.125, 0.1875, 0.25, 0.3125, 0.375, 0.4375, 0.5
 SPECTRUM_BINS = 2 * (len(_SPECTRUM_RADII) - 1)  # each radial ring split into near-axis and near-diagonal halves
 
 
+@functools.lru_cache(maxsize=16)
 def _spectrum_bin_columns(size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Which rfft2 coefficients of a size x size image each frequency bin averages: rings between
     ``_SPECTRUM_RADII``, each split at 22.5 degrees from the axes. Returns (columns, counts): columns
     (SPECTRUM_BINS, L) long, the flat coefficient indices of each bin padded with ``size * (size // 2 + 1)`` (a
-    zero column appended by the caller); counts (SPECTRUM_BINS,) float, clamped to 1 (empty bins average to 0)."""
-    fy = torch.fft.fftfreq(size, device=device).abs().view(-1, 1).expand(size, size // 2 + 1)
-    fx = torch.fft.rfftfreq(size, device=device).view(1, -1).expand(size, size // 2 + 1)
-    radius = (fx.square() + fy.square()).sqrt().flatten()
-    diagonal = (torch.minimum(fx, fy) > 0.41421356 * torch.maximum(fx, fy)).flatten()
-    ring = torch.bucketize(radius, torch.tensor(_SPECTRUM_RADII, device=device)) - 1
-    index = torch.where((ring >= 0) & (ring < len(_SPECTRUM_RADII) - 1), 2 * ring + diagonal, -1)
-    members = [torch.nonzero(index == k).flatten() for k in range(SPECTRUM_BINS)]
-    width = max(len(m) for m in members)
-    columns = torch.full((SPECTRUM_BINS, width), radius.numel(), dtype=torch.long, device=device)
-    for k, m in enumerate(members):
-        columns[k, : len(m)] = m
-    counts = torch.tensor([max(len(m), 1) for m in members], dtype=torch.float32, device=device)
-    return columns, counts
+    zero column appended by the caller); counts (SPECTRUM_BINS,) float, clamped to 1 (empty bins average to 0).
+    Built once per (size, device), on the CPU (no device syncs), outside inference mode so that a table first
+    built under ``torch.inference_mode`` can still be saved for a later backward; callers must not modify it."""
+    with torch.inference_mode(False), torch.no_grad():
+        fy = torch.fft.fftfreq(size).abs().view(-1, 1).expand(size, size // 2 + 1)
+        fx = torch.fft.rfftfreq(size).view(1, -1).expand(size, size // 2 + 1)
+        radius = (fx.square() + fy.square()).sqrt().flatten()
+        diagonal = (torch.minimum(fx, fy) > 0.41421356 * torch.maximum(fx, fy)).flatten()
+        ring = torch.bucketize(radius, torch.tensor(_SPECTRUM_RADII)) - 1
+        index = torch.where((ring >= 0) & (ring < len(_SPECTRUM_RADII) - 1), 2 * ring + diagonal, -1)
+        members = [torch.nonzero(index == k).flatten() for k in range(SPECTRUM_BINS)]
+        width = max(len(m) for m in members)
+        columns = torch.full((SPECTRUM_BINS, width), radius.numel(), dtype=torch.long)
+        for k, m in enumerate(members):
+            columns[k, : len(m)] = m
+        counts = torch.tensor([max(len(m), 1) for m in members], dtype=torch.float32)
+        return columns.to(device), counts.to(device)
 
 
 def log_power_spectrum(x: torch.Tensor) -> torch.Tensor:
