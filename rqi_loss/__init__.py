@@ -7,8 +7,8 @@ f(A, B) predicts how much better A looks than B (a MOS difference, antisymmetric
 from __future__ import annotations
 
 from . import functional
-from .factory import create_network, load_network
-from .hub import ChecksumError, WeightsError
+from .factory import create_network, load_network, prefetch
+from .errors import CheckpointError, ChecksumError, WeightsError
 from .loss import RQILoss
 from .metric import RQIMetric, ScoreProtocol, score
 from .networks import RQINetwork
@@ -17,6 +17,7 @@ from .zoo import PretrainedModel, get_model_record, list_models
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckpointError",
     "ChecksumError",
     "PretrainedModel",
     "RQILoss",
@@ -29,6 +30,7 @@ __all__ = [
     "get_model_record",
     "list_models",
     "load_network",
+    "prefetch",
     "score",
     "WeightsError",
 ]

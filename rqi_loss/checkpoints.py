@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from .errors import CheckpointError
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "README.md"
@@ -26,34 +28,52 @@ STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16"
 
 
 def read_state_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """A flat {name: tensor} state dict from a .safetensors file or a plain torch.save'd dict."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    """A flat {name: tensor} state dict from a .safetensors file or a plain torch.save'd dict.
 
-        return load_file(str(path))
-    if path.suffix not in PICKLE_SUFFIXES:
+    Raises :class:`rqi_loss.CheckpointError` for a file that is truncated, corrupt, a pickle that carries
+    code, or not a flat state dict; the message names the file and the fix.
+    """
+    path = Path(path)
+    if path.suffix not in (".safetensors", *PICKLE_SUFFIXES):
         raise ValueError(
             f"checkpoint_path {str(path)!r}: unsupported file type {path.suffix!r}; "
             f"use .safetensors, {', '.join(PICKLE_SUFFIXES)} or a folder with {CONFIG_FILE} and {WEIGHTS_FILE}"
         )
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise ValueError(
-            f"checkpoint {str(path)!r} was refused: it is a pickle that needs more than tensors and plain "
-            "containers to load (it could run code), and only torch.load(weights_only=True) is used. Re-save "
-            f"a plain state dict with torch.save(model.state_dict(), ...). Details: {str(exc).splitlines()[0]}"
+        state = _load_state(path)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # any reader failure on a damaged file: say so, keep the original chained
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): "
+            "it is truncated or corrupt. Download or copy it again (a Hub file: `hf download ... --force-download`)"
         ) from exc
     if not isinstance(state, Mapping) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
         top = list(state)[:5] if isinstance(state, Mapping) else type(state).__name__
-        raise ValueError(
+        raise CheckpointError(
             f"checkpoint {str(path)!r} is not a flat state dict of tensors (top level: {top}); if it is a training "
             "checkpoint, save its model state dict on its own"
         )
     return dict(state)
+
+
+def _load_state(path: Path) -> Any:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "unsupported global" not in str(exc).lower():
+            raise  # a damaged file (an unknown opcode, say), reported as such by read_state_file
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} was refused: it is a pickle that needs more than tensors and plain "
+            "containers to load (it could run code), and only torch.load(weights_only=True) is used. Re-save "
+            f"a plain state dict with torch.save(model.state_dict(), ...). Details: {str(exc).splitlines()[0]}"
+        ) from exc
 
 
 def read_folder_config(folder: str | os.PathLike) -> dict[str, Any]:

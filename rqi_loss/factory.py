@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 from .checkpoints import WEIGHTS_FILE, CONFIG_FILE, read_folder_config, read_state_file
-from .hub import ChecksumError, WeightsError, file_sha256, hub_file, parse_hub_name
+from .errors import ChecksumError, WeightsError
+from .hub import file_sha256, hub_file, parse_hub_name, rank_zero_first
 from .networks import RQINetwork, build_network, load_network_state
 from .zoo import PretrainedModel, get_model_record
 
@@ -63,6 +64,33 @@ def _record_weights(
     return read_state_file(path), f"{record.repo_id}@{record.revision}/{record.filename}"
 
 
+def _hub_folder(name: str) -> Path:
+    """The cached snapshot folder of an 'hf-hub:' name, its config and weights downloaded and verified."""
+    repo_id, revision = parse_hub_name(name)
+    config_path = hub_file(name, repo_id, CONFIG_FILE, revision)
+    # The weights come from the commit the config came from, even when `revision` is a branch.
+    commit = config_path.parent.name if config_path.parent.parent.name == "snapshots" else revision
+    hub_file(name, repo_id, WEIGHTS_FILE, commit)
+    return config_path.parent
+
+
+def prefetch(name: str) -> None:
+    """Download the weights of a zoo or 'hf-hub:' name into the Hub cache, once per node, before networks are
+    built on any subset of ranks.
+
+    Under ``torch.distributed`` this is a collective (every rank calls it): local rank 0 downloads while the
+    others wait at a barrier, then they check the cache. Without a process group it just downloads. Building a
+    network never needs it (builds run no collective and concurrent downloads of one file are serialised by
+    huggingface_hub's file lock); it saves the other ranks' requests. Embedded models need nothing.
+    """
+    if name.startswith(HUB_PREFIX):
+        rank_zero_first(lambda: _hub_folder(name))
+        return
+    record = get_model_record(name)
+    if record.checkpoint_format != "package_folder":
+        rank_zero_first(lambda: hub_file(record.name, record.repo_id, record.filename, record.revision, record.sha256))
+
+
 def load_network(folder: str | os.PathLike) -> RQINetwork:
     """A network from a local folder in our Hub layout (config.json + model.safetensors), frozen, eval mode."""
     folder = Path(folder)
@@ -86,12 +114,7 @@ def create_network(
     if name.startswith(HUB_PREFIX):
         if checkpoint_path is not None:
             raise ValueError(f"model {name!r}: pass either an 'hf-hub:' name or checkpoint_path, not both")
-        repo_id, revision = parse_hub_name(name)
-        config_path = hub_file(name, repo_id, CONFIG_FILE, revision)
-        # The weights come from the commit the config came from, even when `revision` is a branch.
-        commit = config_path.parent.name if config_path.parent.parent.name == "snapshots" else revision
-        hub_file(name, repo_id, WEIGHTS_FILE, commit)
-        network = _network_from_folder(config_path.parent, source=name)
+        network = _network_from_folder(_hub_folder(name), source=name)
     else:
         record = get_model_record(name)
         network = build_network(record.architecture, dict(record.config))

@@ -12,7 +12,7 @@ from torch.utils.checkpoint import checkpoint as recompute_in_backward
 
 from .crops import CROP_MODES, crop_offsets, resize_to_min_side, take_crops
 from .networks.base import at_least_float32, split_features
-from .inputs import check_image_pair, check_pair_values
+from .inputs import check_image_pair, check_pair_values, warn_sr_outside
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -35,6 +35,15 @@ def _network_device(network: nn.Module) -> torch.device | None:
     for tensor in network.parameters():
         return tensor.device
     return None
+
+
+def check_pair_placement(sr: object, gt: object, network: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shapes, dtypes and devices of the pair and the network (no host-device sync); grey repeated to RGB."""
+    sr, gt = check_image_pair(sr, gt, check_values=False)
+    device = _network_device(network)
+    if device is not None and device != sr.device:
+        raise ValueError(f"inputs are on {sr.device} but the RQI network is on {device}; call .to({str(sr.device)!r})")
+    return sr, gt
 
 
 def _input_size(network: nn.Module) -> int:
@@ -95,13 +104,14 @@ def rqi_score(
     """Per-image relative quality f(sr, gt), averaged over aligned crops at the network's input size.
 
     Args:
-        sr, gt: (N, 3, H, W) float in [0, 1] (1 channel is repeated to 3); H, W >= the network's input size,
+        sr, gt: (N, 3, H, W) float, gt in [0, 1], sr any finite values (1 channel is repeated to 3); H, W >= the network's input size,
             smaller images are upscaled (both alike) with a warning.
         network: an RQI network (``input_size``; ``extract``/``compare`` or ``forward(sr, gt)``).
         crop: "random" (``num_crops`` crops per image from ``generator``), "grid" (fewest overlapping crops
             covering every pixel) or "center".
         antisymmetric: return 0.5 * (f(sr, gt) - f(gt, sr)), so that swapping the inputs flips the sign exactly.
-        check_inputs: reject NaN/Inf and [0, 255] data (one host-device sync).
+        check_inputs: apply the value policy (one host-device sync): NaN/Inf, a gt in [0, 255] or [-1, 1], or an
+            sr 255x the scale of gt raise a ValueError; an sr far outside [0, 1] is scored with a warning.
         checkpoint: recompute the sr backbone activations in backward instead of storing them (activation
             checkpointing: less memory, one more backbone forward; same values and gradients).
 
@@ -109,12 +119,9 @@ def rqi_score(
         (N,) float32 scores; differentiable with respect to ``sr`` only.
     """
     check_crop_options(crop, num_crops)
-    sr, gt = check_image_pair(sr, gt, check_values=False)
-    device = _network_device(network)
-    if device is not None and device != sr.device:
-        raise ValueError(f"inputs are on {sr.device} but the RQI network is on {device}; call .to({str(sr.device)!r})")
-    if check_inputs:
-        check_pair_values(sr, gt)
+    sr, gt = check_pair_placement(sr, gt, network)
+    if check_inputs and check_pair_values(sr, gt).sr_outside:
+        warn_sr_outside()
     size = _input_size(network)
     sr, gt = resize_to_min_side(sr, gt, size)
     n, _, height, width = sr.shape

@@ -1,5 +1,5 @@
-"""Downloads through ``huggingface_hub.hf_hub_download`` with sha256 checks, rank-0-first under
-``torch.distributed``, and errors that say what to do.
+"""Downloads through ``huggingface_hub.hf_hub_download`` with sha256 checks on every load, no collective
+inside a build (a collective pre-download is :func:`rank_zero_first`), and errors that say what to do.
 
 ``huggingface_hub`` is imported on first use, so HF_ENDPOINT, HF_HOME, HF_HUB_CACHE and HF_HUB_OFFLINE set
 after ``import rqi_loss`` still apply.
@@ -15,15 +15,9 @@ from pathlib import Path
 
 import torch
 
+from .errors import ChecksumError, WeightsError
+
 logger = logging.getLogger(__name__)
-
-
-class WeightsError(RuntimeError):
-    """Weights could not be fetched or verified; the message names the model, the repo and the fix."""
-
-
-class ChecksumError(WeightsError):
-    """A downloaded file's sha256 differs from the pinned one, twice."""
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -85,26 +79,25 @@ def _discard_cached(path: str) -> None:
             pass
 
 
-def _download(repo_id: str, filename: str, revision: str, *, local_only: bool, force: bool = False) -> str:
+def _download(repo_id: str, filename: str, revision: str, *, force: bool = False) -> str:
     from huggingface_hub import hf_hub_download
 
     return hf_hub_download(
         repo_id,
         filename,
         revision=revision,
-        local_files_only=local_only,
         force_download=force,
         library_name="rqi_loss",
     )
 
 
-def _fetch_verified(model: str, repo_id: str, filename: str, revision: str, sha256: str | None, local_only: bool) -> str:
+def _fetch_verified(model: str, repo_id: str, filename: str, revision: str, sha256: str | None) -> str:
     try:
-        path = _download(repo_id, filename, revision, local_only=local_only)
+        path = _download(repo_id, filename, revision)
         if sha256 is None or file_sha256(path) == sha256:
             return path
         logger.warning("sha256 of %s from %s@%s does not match the pin; downloading it again", filename, repo_id, revision)
-        path = _download(repo_id, filename, revision, local_only=False, force=True)
+        path = _download(repo_id, filename, revision, force=True)
     except Exception as exc:  # translated into an actionable error, original chained
         raise _explain(exc, model=model, repo_id=repo_id, filename=filename, revision=revision) from exc
     actual = file_sha256(path)
@@ -118,7 +111,62 @@ def _fetch_verified(model: str, repo_id: str, filename: str, revision: str, sha2
     return path
 
 
-def _distributed_local_rank() -> int | None:
+def _cache_digest(path: str | os.PathLike) -> tuple[str, str] | None:
+    """(algorithm, hex digest) that a file in the Hub cache must have, read from the name of its blob:
+    huggingface_hub stores a file as ``blobs/<etag>``, the sha256 for LFS files and the git blob sha1 for
+    the others. None for a file outside the cache's blob layout."""
+    blob = Path(os.path.realpath(path))
+    if blob.parent.name != "blobs":
+        return None
+    name = blob.name
+    if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
+        return "sha256", name
+    if len(name) == 40 and all(c in "0123456789abcdef" for c in name):
+        return "git-sha1", name
+    return None
+
+
+def _git_blob_sha1(path: str | os.PathLike) -> str:
+    """Git's blob id of a file: sha1 of 'blob <size>\\0' followed by the content."""
+    digest = hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode())
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_cached_file(path: str | os.PathLike, *, model: str, repo_id: str, filename: str, revision: str) -> None:
+    """Check a file of the Hub cache against the digest the Hub gave when it was downloaded (its etag), so a
+    file corrupted after download is refused; raises :class:`ChecksumError` saying how to download it again."""
+    expected = _cache_digest(path)
+    if expected is None:
+        return
+    algorithm, digest = expected
+    actual = file_sha256(path) if algorithm == "sha256" else _git_blob_sha1(path)
+    if actual != digest:
+        raise ChecksumError(
+            f"model {model!r}: the cached {filename!r} of Hub repo {repo_id!r}@{revision!r} is corrupt: its "
+            f"{algorithm} is {actual}, the Hub gave {digest} when it was downloaded. Nothing was loaded. Download "
+            f"it again with `hf download {repo_id} {filename} --revision {revision} --force-download`, or delete "
+            f"{os.path.realpath(path)} and load again"
+        )
+
+
+def hub_file(model: str, repo_id: str, filename: str, revision: str, sha256: str | None = None) -> Path:
+    """Local path of ``filename`` from ``repo_id`` at ``revision``, downloaded and verified if needed.
+
+    Every call checks the file against its pinned ``sha256`` or, unpinned, against the digest the Hub gave
+    at download. No collective runs here: any subset of ranks may call it (huggingface_hub's file lock lets
+    one process download a file while the others wait for it; :func:`rqi_loss.prefetch` is the collective
+    form). A cached file at a pinned 40-hex revision needs no network at all. Raises :class:`WeightsError`.
+    """
+    path = _fetch_verified(model, repo_id, filename, revision, sha256)
+    if sha256 is None:
+        verify_cached_file(path, model=model, repo_id=repo_id, filename=filename, revision=revision)
+    return Path(path)
+
+
+def distributed_local_rank() -> int | None:
     """This process's rank on its node when torch.distributed runs with several processes, else None."""
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
         return None
@@ -127,27 +175,18 @@ def _distributed_local_rank() -> int | None:
     return int(os.environ.get("LOCAL_RANK", torch.distributed.get_rank()))
 
 
-def _rank_zero_first(fetch: Callable[[bool], str]) -> str:
-    """Local rank 0 downloads while the others wait at a barrier, then they read the cache (no network)."""
-    local_rank = _distributed_local_rank()
-    if local_rank is None:
-        return fetch(False)
-    if local_rank == 0:
+def rank_zero_first(fetch: Callable[[], object]) -> None:
+    """Collective: local rank 0 runs ``fetch`` while the other ranks wait at a barrier, then they run it too
+    (reading the cache rank 0 filled). Every rank of the process group must call it."""
+    if distributed_local_rank() == 0:
         try:
-            return fetch(False)
+            fetch()
         finally:
             torch.distributed.barrier()  # reached on failure too, so the other ranks never hang
-    torch.distributed.barrier()
-    return fetch(True)
-
-
-def hub_file(model: str, repo_id: str, filename: str, revision: str, sha256: str | None = None) -> Path:
-    """Local path of ``filename`` from ``repo_id`` at ``revision``, downloaded and verified if needed.
-
-    A cached file at a pinned 40-hex revision needs no network at all. Raises :class:`WeightsError`.
-    """
-    path = _rank_zero_first(lambda local_only: _fetch_verified(model, repo_id, filename, revision, sha256, local_only))
-    return Path(path)
+        return
+    if distributed_local_rank() is not None:
+        torch.distributed.barrier()
+    fetch()
 
 
 def parse_hub_name(name: str) -> tuple[str, str]:

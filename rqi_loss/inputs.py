@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import warnings
+from dataclasses import dataclass
 
 import torch
 
@@ -33,8 +35,8 @@ def _check_one(name: str, x: object) -> torch.Tensor:
 def check_image_pair(sr: object, gt: object, *, check_values: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate a batch pair and return it with grey images repeated to 3 channels.
 
-    sr, gt: (N, C, H, W) float, C in {1, 3}, values in [0, 1] (slightly outside is accepted as it is).
-    ``check_values`` adds one host-device sync to reject NaN/Inf and [0, 255]-scaled inputs.
+    sr, gt: (N, C, H, W) float, C in {1, 3}. ``check_values`` adds one host-device sync to apply the value
+    policy of :func:`check_pair_values`.
     """
     sr_t = _check_one("sr", sr)
     gt_t = _check_one("gt", gt)
@@ -45,21 +47,68 @@ def check_image_pair(sr: object, gt: object, *, check_values: bool = True) -> tu
         )
     if sr_t.device != gt_t.device:
         raise ValueError(f"sr is on {sr_t.device} but gt is on {gt_t.device}; move both to one device")
-    if check_values:
-        check_pair_values(sr_t, gt_t)
+    if check_values and check_pair_values(sr_t, gt_t).sr_outside:
+        warn_sr_outside()
     return sr_t, gt_t
 
 
-def check_pair_values(sr: torch.Tensor, gt: torch.Tensor) -> None:
-    """Reject NaN/Inf and [0, 255]-looking values (max > 2), with one host-device sync for both tensors."""
+# The value policy. gt is data: it must be [0, 1] images. sr is a network output: any finite values are scored
+# as they are, however far outside [0, 1], unless its scale is plainly that of [0, 255] data against a [0, 1] gt.
+GT_TOP = 2.0  # a gt maximum above this is [0, 255] data
+GT_BOTTOM = -0.5  # a gt minimum below this is [-1, 1] data
+SR_WARN_MARGIN = 0.5  # sr beyond [-0.5, 1.5] is scored, with a warning
+SR_SCALE_TOP = 10.0  # sr is refused as [0, 255] data when its largest magnitude is above this ...
+SR_SCALE_RATIO = 50.0  # ... and this many times the gt's (255x in practice)
+
+
+@dataclass(frozen=True)
+class PairRange:
+    """What the value check saw: the (min, max) of sr and gt, and whether sr lies beyond [-0.5, 1.5]."""
+
+    sr: tuple[float, float]
+    gt: tuple[float, float]
+
+    @property
+    def sr_outside(self) -> bool:
+        return self.sr[0] < -SR_WARN_MARGIN or self.sr[1] > 1.0 + SR_WARN_MARGIN
+
+
+def check_pair_values(sr: torch.Tensor, gt: torch.Tensor) -> PairRange:
+    """Apply the value policy with one host-device sync for both tensors; ValueError naming the fix for NaN/Inf
+    in either input, a gt that looks like [0, 255] or [-1, 1] data, or an sr plainly 255x the scale of gt."""
     with torch.no_grad():  # one pass per tensor: min and max propagate NaN, and Inf shows in one of them
         stats = torch.stack([v.float() for t in (sr, gt) for v in torch.aminmax(t.detach())]).tolist()
     # the .tolist() above is the one host-device sync of the input check
-    for name, low, top in (("sr", stats[0], stats[1]), ("gt", stats[2], stats[3])):
+    seen = PairRange(sr=(stats[0], stats[1]), gt=(stats[2], stats[3]))
+    for name, (low, top) in (("sr", seen.sr), ("gt", seen.gt)):
         if not (math.isfinite(low) and math.isfinite(top)):
             raise ValueError(f"{name} contains NaN or Inf values; check the model output or data pipeline")
-        if top > 2.0:
-            raise ValueError(
-                f"{name} has values up to {top:.1f}: it looks like [0, 255] data, but the loss expects [0, 1]. "
-                f"Divide by 255 (values are never rescaled silently)"
-            )
+    low, top = seen.gt
+    if top > GT_TOP:
+        raise ValueError(
+            f"gt has values up to {top:.1f}: it looks like [0, 255] data, but the loss expects [0, 1]. "
+            "Divide it by 255 (values are never rescaled silently)"
+        )
+    if low < GT_BOTTOM:
+        raise ValueError(
+            f"gt has values down to {low:.2f}: it looks like [-1, 1] data (as diffusion pipelines use), but the "
+            "loss expects [0, 1]. Map both images with (x + 1) / 2"
+        )
+    sr_size = max(abs(v) for v in seen.sr)
+    gt_size = max(abs(v) for v in seen.gt)
+    if sr_size > SR_SCALE_TOP and sr_size > SR_SCALE_RATIO * max(gt_size, 1.0 / 255):
+        raise ValueError(
+            f"sr has values up to {sr_size:.1f} while gt stays within [{low:.2f}, {top:.2f}]: sr looks like "
+            "[0, 255] data against a [0, 1] gt. Divide sr by 255 (values are never rescaled silently)"
+        )
+    return seen
+
+
+def warn_sr_outside(stacklevel: int = 4) -> None:
+    """The warning for an sr beyond [-0.5, 1.5]: scored as it is."""
+    warnings.warn(
+        "sr has values far outside [0, 1] (beyond [-0.5, 1.5]); they are scored as they are, as an unclamped "
+        "network output. If sr is not meant to be [0, 1] data, rescale it",
+        UserWarning,
+        stacklevel=stacklevel,
+    )

@@ -11,11 +11,13 @@ from torch import nn
 
 from .factory import create_network, frozen_network
 from .amp import check_amp, judge_autocast
-from .functional import check_crop_options, check_reduction, rqi_loss
+from .functional import check_crop_options, check_pair_placement, check_reduction, rqi_loss
+from .judge import FrozenJudge
+from .inputs import check_pair_values, warn_sr_outside
 from .networks.base import at_least_float32
 
 
-class RQILoss(nn.Module):
+class RQILoss(FrozenJudge):
     """``-loss_weight * f(sr, gt)`` with a frozen, pretrained RQI network f.
 
     f(sr, gt) > 0 means the network judges ``sr`` better than ``gt``; minimising the loss therefore pushes the
@@ -30,13 +32,15 @@ class RQILoss(nn.Module):
         antisymmetric: use 0.5 * (f(sr, gt) - f(gt, sr)).
         seed: seed of the loss's private crop generator (the global RNG is never touched).
         pretrained, checkpoint_path: passed to :func:`rqi_loss.create_network` when ``model`` is a name.
-        check_inputs: reject NaN/Inf and [0, 255] inputs (one host-device sync per call).
+        check_inputs: apply the value policy (one host-device sync per call): NaN/Inf, a gt in [0, 255] or
+            [-1, 1], or an sr 255x the scale of gt raise a ValueError naming the fix; an sr far outside [0, 1]
+            (an unclamped generator output) is scored as it is, with one warning per loss object.
         amp: None (fp32) | "bf16" | "fp16" | "auto": autocast for the network's forward and backward ("auto":
             bf16 where the GPU supports it, else fp16; fp32 on CPU). The returned loss is float32.
         checkpoint: recompute the SR backbone activations in backward instead of storing them (less memory,
             one more backbone forward per step; same values and gradients).
 
-    Shapes: ``sr``, ``gt`` (N, 3, H, W) in [0, 1], H, W >= the network's input size (224); optional
+    Shapes: ``sr``, ``gt`` (N, 3, H, W), gt in [0, 1], sr any finite values, H, W >= the network's input size (224); optional
     ``weight`` (N,). Returns a 0-dim float32 tensor ("mean"/"sum") or (N,) ("none").
     """
 
@@ -59,21 +63,20 @@ class RQILoss(nn.Module):
         amp: str | None = None,
         checkpoint: bool = False,
     ) -> None:
-        super().__init__()
         if isinstance(loss_weight, bool) or not isinstance(loss_weight, (int, float)) or not math.isfinite(loss_weight) or loss_weight < 0:
             raise ValueError(
                 f"loss_weight must be a finite number >= 0 (the minus sign is built in); got {loss_weight!r}"
             )
         check_reduction(reduction)
         check_crop_options(crop, num_crops)
-        network = frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
-        self.network = network
+        super().__init__(frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path))
         self.loss_weight = float(loss_weight)
         self.reduction = reduction
         self.crop = crop
         self.num_crops = num_crops
         self.antisymmetric = antisymmetric
         self.check_inputs = check_inputs
+        self._warned_sr_outside = False
         self.checkpoint = bool(checkpoint)
         check_amp(amp)
         self.amp = amp
@@ -96,14 +99,13 @@ class RQILoss(nn.Module):
         """Save the judge network in our Hub layout; see :meth:`rqi_loss.RQINetwork.save_pretrained`."""
         return self.network.save_pretrained(folder, **metadata)
 
-    def train(self, mode: bool = True) -> "RQILoss":
-        """Switch this module's mode; the judge network stays in eval mode whatever ``mode`` is."""
-        super().train(mode)
-        self.network.eval()
-        return self
-
     def forward(self, sr: torch.Tensor, gt: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         device = sr.device if isinstance(sr, torch.Tensor) else torch.device("cpu")
+        if self.check_inputs:
+            seen = check_pair_values(*check_pair_placement(sr, gt, self.network))
+            if seen.sr_outside and not self._warned_sr_outside:
+                self._warned_sr_outside = True
+                warn_sr_outside(stacklevel=3)
         with judge_autocast(self.amp, device):
             value = rqi_loss(
                 sr,
@@ -116,14 +118,14 @@ class RQILoss(nn.Module):
                 num_crops=self.num_crops,
                 antisymmetric=self.antisymmetric,
                 generator=self.generator,
-                check_inputs=self.check_inputs,
+                check_inputs=False,  # checked above, so that the range warning comes once per loss object
                 checkpoint=self.checkpoint,
             )
         return at_least_float32(value)
 
     def extra_repr(self) -> str:
         return (
-            f"loss_weight={self.loss_weight}, reduction={self.reduction!r}, crop={self.crop!r}, "
+            f"{super().extra_repr()}, loss_weight={self.loss_weight}, reduction={self.reduction!r}, crop={self.crop!r}, "
             f"num_crops={self.num_crops}, antisymmetric={self.antisymmetric}, amp={self.amp!r}, "
             f"checkpoint={self.checkpoint}"
         )

@@ -1,7 +1,7 @@
 """Runs one Hub scenario in a fresh process (HF_* variables are read when huggingface_hub is imported).
 
 Usage: python hub_client.py '<json>' with keys: register (optional zoo record fields), action ("create",
-"loss", "from_pretrained"), name, kwargs, ddp (world size, optional). Prints one JSON line: {"ok", "score"}
+"loss", "from_pretrained"), name, kwargs, ddp (world size, optional), build_ranks and prefetch (with ddp). Prints one JSON line: {"ok", "score"}
 or {"ok": false, "type", "message"}.
 """
 
@@ -40,9 +40,25 @@ def run(spec: dict) -> dict:
 
 
 def ddp_worker(rank: int, world: int, spec: dict, port: int, out_dir: str) -> None:
+    """One rank. ``spec["build_ranks"]`` (default: all) build the network, as a rank-0-only validation block
+    does; ``spec["prefetch"]`` first runs the collective rqi_loss.prefetch on every rank. A final barrier with a
+    60 s timeout ends the run, so a rank stuck in a collective fails the test instead of hanging it."""
+    import datetime
+
+    import rqi_loss
+
     os.environ.update(LOCAL_RANK=str(rank), RANK=str(rank), WORLD_SIZE=str(world))
-    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    result = run(spec)
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
+        timeout=datetime.timedelta(seconds=60),
+    )
+    if spec.get("prefetch"):
+        from rqi_loss.zoo import PretrainedModel, register
+
+        register(PretrainedModel(**spec.pop("register")))
+        rqi_loss.prefetch(spec["name"])
+    result = run(spec) if rank in spec.get("build_ranks", range(world)) else {"ok": True, "skipped": True}
+    torch.distributed.barrier()
     torch.distributed.destroy_process_group()
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as handle:
         json.dump(result, handle)

@@ -161,3 +161,61 @@ def test_convert_cli_wrong_architecture(tmp_path, tiny_zoo_name, capsys):
     assert convert_main([str(tmp_path / "bad.pt"), str(tmp_path / "out"), "--model", tiny_zoo_name]) == 1
     assert "missing keys" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_authors_loading_habit_drops_only_the_declared_unused_keys():
+    """net.load_state_dict(torch.load(file)) works with a checkpoint in the authors' layout (unused ViT blocks,
+    head and norm carried); any other extra or missing key is still an error of the strict load."""
+    source = make_tiny_network(seed=6)
+    state = dict(source.state_dict())
+    state["vit.head.weight"] = torch.zeros(10, TINY_MANIQA["vit_width"])
+    state["vit.blocks.7.norm1.weight"] = torch.ones(TINY_MANIQA["vit_width"])
+    target = make_tiny_network(seed=7)
+    target.load_state_dict(state)
+    assert torch.equal(_scores(target), _scores(source))
+    with pytest.raises(RuntimeError, match=r"Unexpected key\(s\) in state_dict: \"fc_score.extra\""):
+        target.load_state_dict({**state, "fc_score.extra": torch.zeros(1)})
+    with pytest.raises(RuntimeError, match=r"Missing key\(s\) in state_dict: \"fc_score"):
+        target.load_state_dict({k: v for k, v in state.items() if not k.startswith("fc_score")})
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+@pytest.mark.parametrize("damage", ["truncated", "first_byte", "empty"])
+def test_damaged_files_raise_checkpoint_error(tmp_path, suffix, damage):
+    from safetensors.torch import save_file
+
+    from rqi_loss import CheckpointError, WeightsError
+
+    path = tmp_path / f"w{suffix}"
+    state = make_tiny_network().state_dict()
+    save_file(state, str(path)) if suffix == ".safetensors" else torch.save(state, path)
+    data = path.read_bytes()
+    damaged = {"truncated": data[: len(data) // 2], "first_byte": bytes([data[0] ^ 0xFF]) + data[1:], "empty": b""}
+    path.write_bytes(damaged[damage])
+    with pytest.raises(CheckpointError, match=r"cannot be read .*truncated or corrupt.*again") as caught:
+        read_state_file(path)
+    assert isinstance(caught.value, WeightsError) and isinstance(caught.value, ValueError)
+    assert "could run code" not in str(caught.value)
+
+
+def test_mismatched_checkpoint_is_a_weights_error(tmp_path, tiny_zoo_name):
+    from rqi_loss import CheckpointError, WeightsError
+
+    path = tmp_path / "w.pt"
+    torch.save({k: v for k, v in make_tiny_network().state_dict().items() if not k.startswith("fc_score")}, path)
+    with pytest.raises(WeightsError, match=r"does not fit the 'maniqa_rqi' network.*missing keys: fc_score") as caught:
+        create_network(tiny_zoo_name, checkpoint_path=path)
+    assert isinstance(caught.value, CheckpointError) and isinstance(caught.value, ValueError)
+
+
+def test_package_data_checksum_mismatch(monkeypatch):
+    import dataclasses
+
+    from rqi_loss import ChecksumError
+
+    record = _REGISTRY["tiny-kadid-synth"]
+    monkeypatch.setitem(_REGISTRY, "tiny-kadid-synth", dataclasses.replace(record, sha256="0" * 64))
+    with pytest.raises(ChecksumError, match="package data .* does not match its sha256; reinstall rqi_loss"):
+        create_network("tiny-kadid-synth")
+    monkeypatch.undo()
+    assert create_network("tiny-kadid-synth") is not None

@@ -174,13 +174,56 @@ def test_hf_hub_folder_without_config_is_an_error(hub, hf_env, tmp_path):
     assert result["type"] == "WeightsError" and "'config.json' not found" in result["message"]
 
 
-def test_ddp_rank_zero_downloads_once(hub, hf_env, tiny_weights):
+def test_ddp_both_ranks_build_at_once_and_the_hub_sees_one_download(hub, hf_env, tiny_weights):
     network, data, digest = tiny_weights
     hub.add_commit(REPO, {"rqi_weights.pt": data})
     result = run_client(hf_env, register=tiny_record(sha256=digest), action="loss", name="tiny-test", ddp=2)
     scores = [r["score"] for r in result["ranks"]]
     assert scores == pytest.approx([expected_score(network)] * 2, abs=1e-6)
-    assert hub.requests_for("rqi_weights.pt") == ["HEAD", "GET"]  # rank 1 read the cache only
+    assert hub.requests_for("rqi_weights.pt").count("GET") == 1  # the client's file lock: one download
+
+
+@pytest.mark.parametrize("cache", ["cold", "warm"])
+def test_ddp_rank_zero_alone_builds_without_hanging(hub, hf_env, tiny_weights, cache):
+    """As in BasicSR's rank-0-only validation: building a Hub network on one rank runs no collective."""
+    network, data, _ = tiny_weights
+    hub.add_commit(REPO, {"rqi_weights.pt": data})
+    if cache == "warm":
+        assert run_client(hf_env, register=tiny_record(), action="loss", name="tiny-test")["ok"]
+    result = run_client(hf_env, register=tiny_record(), action="loss", name="tiny-test", ddp=2, build_ranks=[0])
+    assert result["ranks"][0]["score"] == pytest.approx(expected_score(network), abs=1e-6)
+    assert result["ranks"][1] == {"ok": True, "skipped": True}
+
+
+def test_prefetch_is_a_collective_that_downloads_once(hub, hf_env, tiny_weights):
+    network, data, _ = tiny_weights
+    hub.add_commit(REPO, {"rqi_weights.pt": data})
+    result = run_client(
+        hf_env, register=tiny_record(), action="loss", name="tiny-test", ddp=2, build_ranks=[0], prefetch=True
+    )
+    assert result["ranks"][0]["score"] == pytest.approx(expected_score(network), abs=1e-6)
+    gets = hub.requests_for("rqi_weights.pt")
+    assert gets.count("GET") == 1 and gets[:2] == ["HEAD", "GET"]  # rank 0 first; the others only checked
+
+
+@pytest.mark.parametrize("damage", ["tensor_byte", "truncated"])
+def test_unpinned_cache_file_corrupted_after_download_is_refused(hub, hf_env, tiny_weights, tmp_path, damage):
+    """No sha256 pin (as maniqa-pipal today): the file is checked against the digest the Hub gave at download
+    (the cache keeps LFS files under their sha256) on every load."""
+    _, data, _ = tiny_weights
+    hub.add_commit(REPO, {"rqi_weights.pt": data})
+    assert run_client(hf_env, register=tiny_record(), action="loss", name="tiny-test")["ok"]
+    (blob,) = (tmp_path / "hf_cache").rglob("blobs/*")
+    content = bytearray(blob.read_bytes())
+    if damage == "tensor_byte":
+        content[len(content) // 2] ^= 0x01  # inside a tensor's storage: torch.load alone would not notice
+    else:
+        content = content[: len(content) // 2]
+    blob.write_bytes(bytes(content))
+    result = run_client(hf_env, register=tiny_record(), action="loss", name="tiny-test")
+    assert result["type"] == "ChecksumError", result
+    assert "is corrupt" in result["message"] and "--force-download" in result["message"]
+    assert str(blob) in result["message"]
 
 
 def test_pin_printing_script(hub, hf_env, tiny_weights):

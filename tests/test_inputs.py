@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -70,16 +72,58 @@ def test_non_finite(loss, bad, side):
         loss(pair["sr"], pair["gt"])
 
 
-def test_0_255_range(loss):
+def test_sr_at_255_scale_against_unit_gt(loss):
     sr, gt = _pair()
-    with pytest.raises(ValueError, match=r"sr has values up to 25\d\.\d: it looks like \[0, 255\]"):
+    with pytest.raises(ValueError, match=r"sr has values up to 25\d\.\d while gt .*\[0, 255\] data.*Divide sr by 255"):
         loss(sr * 255, gt)
+    dark = gt * 0.05  # a dark image: its [0, 255] copy peaks near 13, still plainly 255x
+    with pytest.raises(ValueError, match="sr looks like \\[0, 255\\] data"):
+        loss(dark * 255, dark)
+
+
+def test_gt_at_255_scale(loss):
+    sr, gt = _pair()
+    with pytest.raises(ValueError, match=r"gt has values up to 25\d\.\d: it looks like \[0, 255\] data.*Divide it by 255"):
+        loss(sr, gt * 255)
+
+
+def test_gt_in_minus_one_to_one(loss):
+    sr, gt = _pair()
+    with pytest.raises(ValueError, match=r"gt has values down to -(0\.9\d|1\.00): it looks like \[-1, 1\] data.*\(x \+ 1\) / 2"):
+        loss(sr, gt * 2 - 1)
 
 
 def test_slightly_outside_range_is_used_as_is(loss, tiny_network):
     sr, gt = _pair()
     sr = sr * 1.1 - 0.05  # unclamped SR output
-    torch.testing.assert_close(loss(sr, gt), -tiny_network(sr, gt).mean())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # slightly outside: no warning either
+        torch.testing.assert_close(loss(sr, gt), -tiny_network(sr, gt).mean())
+
+
+def test_generator_overshoot_is_scored_with_one_warning(tiny_network):
+    """An early generator's unclamped output (values up to 2.1 and beyond) is scored as it is, not refused;
+    the loss warns once, not every step."""
+    loss = RQILoss(tiny_network, crop="center")
+    sr, gt = _pair()
+    wild = sr * 8 - 3  # [-3, 5]
+    with pytest.warns(UserWarning, match="far outside \\[0, 1\\].*scored as they are") as caught:
+        first = loss(wild, gt)
+        second = loss(wild, gt)
+    assert len([w for w in caught if "far outside" in str(w.message)]) == 1
+    torch.testing.assert_close(first, -tiny_network(wild, gt).mean())
+    torch.testing.assert_close(second, first)
+
+
+def test_check_inputs_false_skips_the_value_policy(tiny_network):
+    """check_inputs=False scores what it is given (no sync): a NaN goes through instead of raising."""
+    sr, gt = _pair()
+    sr[0, 0, 0, 0] = float("nan")
+    loss = RQILoss(tiny_network, crop="center", check_inputs=False)
+    assert torch.isnan(loss(sr, gt))
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        RQILoss(tiny_network, crop="center")(sr, gt)
+    torch.testing.assert_close(loss(*_pair()), RQILoss(tiny_network, crop="center")(*_pair()))
 
 
 def test_unknown_options(tiny_network):

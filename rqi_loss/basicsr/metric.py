@@ -34,6 +34,12 @@ def _to_tensor(img: np.ndarray, crop_border: int, input_order: str, name: str) -
     return torch.from_numpy(np.ascontiguousarray(array / 255.0)).permute(2, 0, 1)[None].float()
 
 
+# Keys BasicSR itself reads from a metric block and passes on to the metric function: ``better`` (which way
+# is best, read by BasicSR's best-metric bookkeeping). Accepted and not used here.
+BASICSR_KEYS = ("better",)
+SCORE_OPTIONS = ("num_crops", "antisymmetric", "check_inputs")
+
+
 def calculate_rqi(
     img: np.ndarray,
     img2: np.ndarray,
@@ -42,13 +48,20 @@ def calculate_rqi(
     model: str = "maniqa-pipal",
     crop: str = "grid",
     device: str | None = None,
-    **kwargs,
+    **options,
 ) -> float:
     """RQI f(img, img2) of the SR output ``img`` against the GT ``img2`` (BasicSR's numpy images: BGR,
-    0-255). Higher is better. Deterministic (grid crops by default)."""
+    0-255). Higher is better. Deterministic (grid crops by default). ``options``: the YAML block's other
+    keys: ``num_crops``, ``antisymmetric``, ``check_inputs``, and ``better`` (BasicSR's own; ignored here).
+    Unknown keys raise a TypeError that lists the valid ones."""
+    unknown = sorted(set(options) - set(SCORE_OPTIONS) - set(BASICSR_KEYS))
+    if unknown:
+        valid = ["crop_border", "input_order", "model", "crop", "device", *SCORE_OPTIONS, *BASICSR_KEYS]
+        raise TypeError(f"calculate_rqi got unknown option(s) {unknown}; valid options: {', '.join(valid)}")
+    score_options = {k: v for k, v in options.items() if k in SCORE_OPTIONS}
     target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     network = _network(model, target)
     sr = _to_tensor(img, crop_border, input_order, "img").to(target)
     gt = _to_tensor(img2, crop_border, input_order, "img2").to(target)
     with torch.no_grad():
-        return float(rqi_score(sr, gt, network, crop=crop, **kwargs).item())
+        return float(rqi_score(sr, gt, network, crop=crop, **score_options).item())

@@ -14,11 +14,12 @@ from ..crops import resize_to_min_side, take_crops
 from ..factory import frozen_network
 from ..functional import pair_scores
 from ..inputs import check_image_pair
+from ..judge import FrozenJudge
 from ..networks.base import at_least_float32
 from .protocol import ScoreProtocol, downscale, get_protocol, random_crop_positions, scale_sizes
 
 
-class RQIMetric(nn.Module):
+class RQIMetric(FrozenJudge):
     """f(sr, gt) for whole images: the mean network score over aligned crops at several scales.
 
     Higher means ``sr`` looks better than ``gt`` (0: alike). The crops come from a private generator re-seeded
@@ -56,28 +57,21 @@ class RQIMetric(nn.Module):
         pretrained: bool = True,
         checkpoint_path: str | os.PathLike | None = None,
     ) -> None:
-        super().__init__()
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1 (crop pairs per network call); got {batch_size!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an integer; got {seed!r}")
         check_amp(amp)
-        self.protocol = get_protocol(protocol)  # options are checked before any weights are loaded
-        network = frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
-        self.network = network
+        checked_protocol = get_protocol(protocol)  # options are checked before any weights are loaded
+        super().__init__(frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path))
+        self.protocol = checked_protocol
         if device is not None:
             self.network.to(device)
-        self.crop_size = self.protocol.crop_size or int(network.input_size)
+        self.crop_size = self.protocol.crop_size or int(self.network.input_size)
         self.seed = seed
         self.batch_size = batch_size
         self.amp = amp
         self.resize_sr = resize_sr
-
-    def train(self, mode: bool = True) -> "RQIMetric":
-        """The network stays in eval mode whatever ``mode`` is."""
-        super().train(mode)
-        self.network.eval()
-        return self
 
     @property
     def device(self) -> torch.device:
@@ -140,7 +134,7 @@ class RQIMetric(nn.Module):
         return torch.cat(scores).view(n, k)
 
     def extra_repr(self) -> str:
-        return f"protocol={self.protocol}, seed={self.seed}, batch_size={self.batch_size}, amp={self.amp!r}"
+        return f"{super().extra_repr()}, protocol={self.protocol}, seed={self.seed}, batch_size={self.batch_size}, amp={self.amp!r}"
 
 
 def score(

@@ -62,6 +62,8 @@ class RQINetwork(nn.Module):
         # Not persistent: normalisation is configuration, not a weight, and keeps checkpoint keys unchanged.
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        # The authors' habit, net.load_state_dict(torch.load(...)), works: declared-unused keys are dropped.
+        self._register_load_state_dict_pre_hook(_drop_unused_checkpoint_keys, with_module=True)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -104,3 +106,10 @@ class RQINetwork(nn.Module):
     def is_unused_checkpoint_key(self, key: str) -> bool:
         """True for keys that published checkpoints carry but this network never uses (accepted, dropped)."""
         return False
+
+
+def _drop_unused_checkpoint_keys(network: RQINetwork, state_dict: dict, prefix: str, *_) -> None:
+    """Load-time hook: remove the keys ``network`` declares unused (published checkpoints carry them); every
+    other key is still checked by ``load_state_dict``'s strict mode."""
+    for key in [k for k in state_dict if k.startswith(prefix) and network.is_unused_checkpoint_key(k[len(prefix) :])]:
+        del state_dict[key]

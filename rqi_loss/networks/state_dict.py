@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import torch
 
+from ..errors import CheckpointError
 from .base import RQINetwork
 
 
@@ -16,7 +17,8 @@ def _preview(keys: list[str], limit: int = 8) -> str:
 
 def load_network_state(network: RQINetwork, state_dict: Mapping[str, torch.Tensor], *, source: str) -> None:
     """Load ``state_dict`` into ``network``; keys the network declares unused are dropped, anything else must
-    match exactly (names and shapes). Raises ValueError naming the mismatched keys and ``source``."""
+    match exactly (names and shapes). Raises :class:`rqi_loss.CheckpointError` (a WeightsError and a ValueError)
+    naming the mismatched keys and ``source``."""
     expected = network.state_dict()
     given = {k: v for k, v in state_dict.items() if not network.is_unused_checkpoint_key(k)}
     missing = sorted(set(expected) - set(given))
@@ -34,7 +36,7 @@ def load_network_state(network: RQINetwork, state_dict: Mapping[str, torch.Tenso
     if shapes:
         problems.append(f"shape mismatches: {_preview(shapes, 4)}")
     if problems:
-        raise ValueError(
+        raise CheckpointError(
             f"checkpoint {source} does not fit the {network.architecture!r} network with config "
             f"{network.config}: " + "; ".join(problems) + ". Check that the checkpoint and the model name match."
         )
