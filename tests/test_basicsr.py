@@ -110,6 +110,9 @@ def test_calculate_rqi_takes_basicsr_images():
 
     expected = rqi_score(rgb(sr_bgr), rgb(gt_bgr), create_network("tiny-kadid-synth"), crop="grid").item()
     assert value == pytest.approx(expected, abs=1e-6)
+    assert METRIC_REGISTRY.get("calculate_rqi")(sr_bgr, gt_bgr, crop_border=4, model="tiny-kadid-synth", better="higher") == value
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['bettr'\]; valid options: .*num_crops.*better"):
+        METRIC_REGISTRY.get("calculate_rqi")(sr_bgr, gt_bgr, crop_border=4, model="tiny-kadid-synth", bettr="higher")
 
 
 def test_pixel_opt_rqiloss_train_pipeline(folders, tmp_path):
@@ -142,7 +145,9 @@ def test_rqi_realesrgan_model_train_pipeline_with_validation(folders, tmp_path):
         "name": "heldout", "type": "PairedImageDataset", "dataroot_gt": str(folders["heldout_hr"]),
         "dataroot_lq": str(folders["heldout_lr_x4"]), "io_backend": {"type": "disk"},
     }
-    options["val"] = {"val_freq": 2, "save_img": False, "metrics": {"rqi": {"type": "calculate_rqi", "crop_border": 4, "model": "tiny-kadid-synth"}}}
+    # `better: higher` is BasicSR's own key, which it passes on to the metric function with the others
+    rqi_block = {"type": "calculate_rqi", "crop_border": 4, "model": "tiny-kadid-synth", "better": "higher"}
+    options["val"] = {"val_freq": 2, "save_img": False, "metrics": {"rqi": rqi_block}}
     log = _run(options, tmp_path)
     assert "l_g_rqi:" in log and "l_g_pix:" in log and "l_g_gan:" in log
     assert "# rqi:" in log  # the validation metric was computed

@@ -53,3 +53,14 @@ def test_convert_gives_identical_scores(freed_tmp_path, authors_checkpoint):
     assert a.item() == pytest.approx(reference_score, abs=1e-5)
     card = (tmp_path / "converted" / "README.md").read_text()
     assert "shaolin999/rqi" in card and "sha256" in card
+
+
+def test_authors_loading_habit_on_maniqa_pipal(authors_checkpoint):
+    """net.load_state_dict(torch.load("rqi_weights.pt")), as with the authors' own model: all 322 keys of their
+    file, the allow-listed unused ones dropped by the network's load hook, the rest strict."""
+    path, reference_score = authors_checkpoint
+    network = create_network("maniqa-pipal", pretrained=False)
+    network.load_state_dict(torch.load(path, weights_only=True))
+    sr, gt = fixed_pair(224)
+    with torch.no_grad():
+        assert network(sr, gt).item() == pytest.approx(reference_score, abs=1e-5)

@@ -101,7 +101,7 @@ def test_train_exclude_groups_drops_training_groups_but_keeps_the_split():
         train_val_split(_split_config(train_exclude_groups=["nope"]), rows)
     with pytest.raises(ValueError, match="leaves no training rows"):
         train_val_split(_split_config(train_exclude_groups=trained), rows)
-    with pytest.raises(ValueError, match="must be a list of group names.*got 'g0'"):
+    with pytest.raises(ValueError, match=r"config key data.train_exclude_groups: expected a list of strings; got 'g0'"):
         _split_config(train_exclude_groups="g0")
 
 
@@ -306,7 +306,7 @@ def test_members_train_as_seeded_single_runs_and_export_their_mean(tmp_path):
     assert [m["network_changes"] for m in summary["members"]] == [{}, {"spectrum_channels": 1}]
     with pytest.raises(ValueError, match=r"member_seeds must list one entry per member \(members: 2, at least 2\); got \[1\]"):
         config("bad", members=2, member_seeds=[1])
-    with pytest.raises(ValueError, match="member_networks entries must be dicts"):
+    with pytest.raises(ValueError, match=r"config key member_networks: expected a list of mappings or null; got \[\{\}, 'wide'\]"):
         config("bad", members=2, member_networks=[{}, "wide"])
 
 

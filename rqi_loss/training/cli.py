@@ -1,24 +1,42 @@
-"""``rqi-train CONFIG --output DIR``: train an RQI network from a YAML/TOML config (see examples/train/)."""
+"""``rqi-train CONFIG [KEY=VALUE ...] --output DIR``: train an RQI network from a YAML/TOML config (see
+examples/train/). Exit codes: 0 trained; 2 a bad config, override or table (one line on stderr)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 from .config import load_config
+from .tables import TrainingDataError
 from .trainer import train
+
+EXIT_USAGE = 2  # a bad config or table: a one-line error, no traceback
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rqi-train", description=__doc__)
     parser.add_argument("config", type=Path, help="training config (.yaml/.yml/.toml)")
     parser.add_argument("--output", type=Path, required=True, help="output folder (our Hub layout)")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE",
+        help="change config keys, e.g. optim.lr=1e-4 data.root=/data (values read as YAML, type-checked)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    summary = train(load_config(args.config), args.output, progress=not args.quiet)
+    try:
+        config = load_config(args.config, args.overrides)
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        print(f"rqi-train: error: config {str(args.config)!r}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        summary = train(config, args.output, progress=not args.quiet)
+    except TrainingDataError as error:  # bad data, found before the first step
+        print(f"rqi-train: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     print(json.dumps({k: v for k, v in summary["best"].items()}, indent=2))
     return 0
 

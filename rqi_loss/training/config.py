@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config_types import apply_overrides, checked_fields
 from .dataset import check_augment
 
 
@@ -69,18 +70,18 @@ def _build(cls, values: dict[str, Any], where: str):
     unknown = sorted(set(values) - names)
     if unknown:
         raise ValueError(f"unknown keys {unknown} in {where}; valid keys: {sorted(names)}")
-    return cls(**values)
+    return cls(**checked_fields(cls, values, where))
 
 
 def parse_config(values: dict[str, Any]) -> TrainConfig:
     values = dict(values)
-    data = _build(DataConfig, values.pop("data", {}) or {}, "data")
-    if data.mos_range is not None:
-        data = dataclasses.replace(data, mos_range=tuple(data.mos_range))
-    excluded = data.train_exclude_groups or ()
-    if isinstance(excluded, str) or not all(isinstance(g, str) for g in excluded):
-        raise ValueError(f"data.train_exclude_groups must be a list of group names, e.g. [color]; got {excluded!r}")
-    data = dataclasses.replace(data, train_exclude_groups=tuple(excluded))
+    for section in ("data", "optim"):
+        if not isinstance(values.get(section) or {}, dict):
+            raise ValueError(f"config key {section}: expected a mapping of keys; got {values[section]!r}")
+    data_values = dict(values.pop("data", {}) or {})
+    if "train_exclude_groups" in data_values and data_values["train_exclude_groups"] is None:
+        data_values["train_exclude_groups"] = ()  # null: none excluded
+    data = _build(DataConfig, data_values, "data")
     optim = _build(OptimConfig, values.pop("optim", {}) or {}, "optim")
     config = _build(TrainConfig, {**values, "data": data, "optim": optim}, "the top level")
     if config.recipe not in ("rqi", "traditional"):
@@ -94,17 +95,14 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"optim.threads must be a positive thread count or left out; got {optim.threads!r}")
     if not isinstance(config.members, int) or config.members < 1:
         raise ValueError(f"members must be a positive network count (1: a single network); got {config.members!r}")
-    for key, kind in (("member_seeds", int), ("member_networks", dict)):
+    for key in ("member_seeds", "member_networks"):
         given = getattr(config, key)
         if given is None:
             continue
-        if isinstance(given, (str, dict)) or len(given) != config.members or config.members < 2:
+        if len(given) != config.members or config.members < 2:
             raise ValueError(
-                f"{key} must list one entry per member (members: {config.members}, at least 2); got {given!r}"
+                f"{key} must list one entry per member (members: {config.members}, at least 2); got {list(given)!r}"
             )
-        if not all(isinstance(v, kind) and not isinstance(v, bool) for v in given):
-            raise ValueError(f"{key} entries must be {kind.__name__}s; got {given!r}")
-        config = dataclasses.replace(config, **{key: tuple(given)})
     if data.scenes_per_source < 1:
         raise ValueError(f"data.scenes_per_source must be a positive scene count, e.g. 5; got {data.scenes_per_source!r}")
     if data.table is None and data.synthetic is None:
@@ -112,8 +110,9 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
     return config
 
 
-def load_config(path: str | os.PathLike) -> TrainConfig:
-    """Read a .yaml/.yml or .toml training config."""
+def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> TrainConfig:
+    """Read a .yaml/.yml or .toml training config; ``overrides`` ("optim.lr=1e-4", ...) change keys first.
+    Every value is checked against its field's type (see :mod:`.config_types`)."""
     path = Path(path)
     if path.suffix in (".yaml", ".yml"):
         import yaml
@@ -127,4 +126,6 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
         values = tomllib.loads(path.read_text())
     else:
         raise ValueError(f"config {str(path)!r}: use a .yaml, .yml or .toml file")
-    return parse_config(values)
+    if not isinstance(values, dict):
+        raise ValueError(f"config {str(path)!r}: expected a mapping of keys at the top level; got {type(values).__name__}")
+    return parse_config(apply_overrides(values, list(overrides)))

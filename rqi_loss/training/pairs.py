@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .tables import ImageRow
+from .tables import ImageRow, TrainingDataError
 
 
 def split_groups(
@@ -16,10 +16,10 @@ def split_groups(
 ) -> tuple[list[ImageRow], list[ImageRow]]:
     """Split rows by ``group`` (seeded): no group appears on both sides. Returns (train, val)."""
     if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be in (0, 1); got {val_fraction}")
+        raise TrainingDataError(f"val_fraction must be in (0, 1); got {val_fraction}")
     groups = sorted({row.group for row in rows})
     if len(groups) < 2:
-        raise ValueError(f"need at least 2 groups to split; got {groups}")
+        raise TrainingDataError(f"need at least 2 groups to split; got {groups}")
     order = np.random.default_rng(seed).permutation(len(groups))
     n_val = min(len(groups) - 1, max(1, round(val_fraction * len(groups))))
     val_groups = {groups[i] for i in order[:n_val]}
@@ -68,5 +68,5 @@ def reference_pairs(rows: Sequence[ImageRow]) -> tuple[torch.Tensor, list[ImageR
             rows.append(ImageRow(row.scene, row.reference, float("nan"), row.group, row.reference))
         pairs.append((index, position[row.reference]))
     if not pairs:
-        raise ValueError("the traditional recipe needs rows with a reference image (reference column / iqa table)")
+        raise TrainingDataError("the traditional recipe needs rows with a reference image (reference column / iqa table)")
     return torch.tensor(pairs), rows

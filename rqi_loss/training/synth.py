@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .distortions import DISTORTIONS, distort
 from .kadid_table import MOS_RANGE, kadid_mean_mos
+from .tables import TrainingDataError
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def make_kadid_synth(root: str | os.PathLike, spec: SynthSpec = SynthSpec()) -> 
     sources = spec.sources or tuple(PHOTOGRAPHS)
     unknown = sorted(set(sources) - set(PHOTOGRAPHS))
     if unknown:
-        raise ValueError(f"unknown sources {unknown}; available: {', '.join(PHOTOGRAPHS)}")
+        raise TrainingDataError(f"unknown sources {unknown}; available: {', '.join(PHOTOGRAPHS)}")
     jobs = [(source, name) for source in sources for name in PHOTOGRAPHS[source]]
     for source, file_name in tqdm(jobs, desc="KADID-synth photographs"):
         per_file = max(1, spec.scenes_per_source // len(PHOTOGRAPHS[source]))
@@ -129,7 +130,7 @@ def _check_spec(root: Path, spec: SynthSpec) -> None:
     found, wanted = json.loads(path.read_text()), _spec_record(spec)
     if found != wanted:
         changed = {k: (found.get(k), v) for k, v in wanted.items() if found.get(k) != v}
-        raise ValueError(
+        raise TrainingDataError(
             f"KADID-synth under {root} was generated with another spec (key: (found, wanted)) {changed}; "
             "give data.root a new folder for this spec, or delete the old one"
         )

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+
+class TrainingDataError(ValueError):
+    """Bad training data found before the first step (a table cell, a missing or unreadable image, a split
+    that cannot be made); the message names the file and line. ``rqi-train`` reports it in one line."""
 
 
 @dataclass(frozen=True)
@@ -18,11 +24,30 @@ class ImageRow:
     mos: float
     group: str
     reference: Path | None = None
+    where: str = field(default="", compare=False)  # "table.csv, line 7": where the row came from, for errors
 
 
 def _resolve(root: Path | None, value: str) -> Path:
     path = Path(value)
     return path if path.is_absolute() or root is None else root / path
+
+
+def _score(value: str | None, path: Path, line: int, column: str) -> float:
+    """A table cell as a finite number; ValueError naming the file, line and column otherwise."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise TrainingDataError(f"table {str(path)!r}, line {line}: column {column!r} must be a number; got {value!r}")
+    return number
+
+
+def _cell(row: dict, column: str, path: Path, line: int) -> str:
+    value = row.get(column)
+    if not value:
+        raise TrainingDataError(f"table {str(path)!r}, line {line}: column {column!r} is empty")
+    return value
 
 
 def read_csv_table(
@@ -44,17 +69,21 @@ def read_csv_table(
         needed = [c for c in (scene_column, image_column, mos_column, group_column, reference_column) if c]
         missing = [c for c in needed if c not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(f"table {str(path)!r} lacks columns {missing}; it has {reader.fieldnames}")
-        return [
-            ImageRow(
-                scene=row[scene_column],
-                image=_resolve(root, row[image_column]),
-                mos=float(row[mos_column]),
-                group=row[group_column] if group_column else row[scene_column],
-                reference=_resolve(root, row[reference_column]) if reference_column and row[reference_column] else None,
+            raise TrainingDataError(f"table {str(path)!r} lacks columns {missing}; it has {reader.fieldnames}")
+        rows = []
+        for row in reader:
+            line = reader.line_num
+            rows.append(
+                ImageRow(
+                    scene=_cell(row, scene_column, path, line),
+                    image=_resolve(root, _cell(row, image_column, path, line)),
+                    mos=_score(row[mos_column], path, line, mos_column),
+                    group=_cell(row, group_column, path, line) if group_column else row[scene_column],
+                    reference=_resolve(root, row[reference_column]) if reference_column and row[reference_column] else None,
+                    where=f"{path}, line {line}",
+                )
             )
-            for row in reader
-        ]
+        return rows
 
 
 def read_iqa_table(
@@ -70,11 +99,17 @@ def read_iqa_table(
         reader = csv.DictReader(handle)
         expected = {"dis_img_path", "ref_img_path", "score"}
         if not expected <= set(reader.fieldnames or []):
-            raise ValueError(f"table {str(path)!r} needs columns {sorted(expected)}; it has {reader.fieldnames}")
+            raise TrainingDataError(f"table {str(path)!r} needs columns {sorted(expected)}; it has {reader.fieldnames}")
         for row in reader:
-            scene = row["ref_img_path"]
+            line = reader.line_num
+            scene = _cell(row, "ref_img_path", Path(path), line)
             reference = references.setdefault(scene, _resolve(root, scene))
-            rows.append(ImageRow(scene, _resolve(root, row["dis_img_path"]), float(row["score"]), scene, reference))
+            image = _resolve(root, _cell(row, "dis_img_path", Path(path), line))
+            mos = _score(row["score"], Path(path), line, "score")
+            rows.append(ImageRow(scene, image, mos, scene, reference, where=f"{path}, line {line}"))
     if reference_mos is not None:
-        rows += [ImageRow(scene, ref, float(reference_mos), scene, ref) for scene, ref in references.items()]
+        rows += [
+            ImageRow(scene, ref, float(reference_mos), scene, ref, where=f"{path}, reference of scene {scene}")
+            for scene, ref in references.items()
+        ]
     return rows

@@ -28,7 +28,8 @@ from .evaluation import predict_pairs, validation_metrics
 from .export import export
 from .pairs import absolute_labels, dense_pairs, reference_pairs, relative_labels, split_groups
 from .synth import SynthSpec, make_kadid_synth
-from .tables import ImageRow, read_csv_table, read_iqa_table
+from .table_check import check_table_images
+from .tables import ImageRow, TrainingDataError, read_csv_table, read_iqa_table
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +39,11 @@ def load_rows(config: TrainConfig) -> list[ImageRow]:
     data = config.data
     if data.synthetic is not None:
         if data.synthetic != "kadid":
-            raise ValueError(f"data.synthetic must be 'kadid'; got {data.synthetic!r}")
+            raise TrainingDataError(f"data.synthetic must be 'kadid'; got {data.synthetic!r}")
         return read_csv_table(synth_table(data), group_column="source", reference_column="reference")
     if data.format == "iqa":
         if data.image_root is None:
-            raise ValueError("data.image_root is required for format 'iqa' tables")
+            raise TrainingDataError("data.image_root is required for format 'iqa' tables")
         return read_iqa_table(data.table, image_root=data.image_root, reference_mos=data.reference_mos)
     return read_csv_table(
         data.table, image_root=data.image_root, group_column=data.group_column, reference_column=data.reference_column
@@ -64,10 +65,10 @@ def train_val_split(config: TrainConfig, rows: list[ImageRow]) -> tuple[list[Ima
     excluded, groups = set(config.data.train_exclude_groups), {row.group for row in rows}
     unknown = sorted(excluded - groups)
     if unknown:
-        raise ValueError(f"data.train_exclude_groups names unknown groups {unknown}; the table has {sorted(groups)}")
+        raise TrainingDataError(f"data.train_exclude_groups names unknown groups {unknown}; the table has {sorted(groups)}")
     train = [row for row in train if row.group not in excluded]
     if not train:
-        raise ValueError(f"data.train_exclude_groups {sorted(excluded)} leaves no training rows; exclude fewer groups")
+        raise TrainingDataError(f"data.train_exclude_groups {sorted(excluded)} leaves no training rows; exclude fewer groups")
     return train, val
 
 
@@ -189,6 +190,7 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     rated = [r.mos for r in rows]
     mos_range = tuple(config.data.mos_range) if config.data.mos_range else (min(rated), max(rated))
     cache = ImageCache(keep=config.data.cache_images)
+    check_table_images(rows, cache, progress=progress)
     validate = Validator(config, val_rows, mos_range, cache, device)
     seeds = config.member_seeds or [config.seed + k for k in range(config.members)]
     changes = [dict(c) for c in config.member_networks] if config.member_networks else None

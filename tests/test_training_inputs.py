@@ -1,0 +1,137 @@
+"""rqi-train's inputs: config values type-checked (YAML's string numbers converted), command-line overrides,
+the table and its images checked before the first step, and the console script's one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rqi_loss.training import load_config, parse_config
+from rqi_loss.training.dataset import ImageCache
+from rqi_loss.training.table_check import check_table_images
+from rqi_loss.training.tables import TrainingDataError, read_csv_table
+from test_training import _tiny_dataset
+
+RQI_TRAIN = Path(sys.executable).with_name("rqi-train")
+BASE = {"name": "a", "architecture": "rqi_cnn", "data": {"table": "t.csv"}}
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_yaml_number_strings_become_numbers(tmp_path):
+    path = _write(tmp_path, "name: a\narchitecture: rqi_cnn\ndata: {table: t.csv}\noptim: {lr: 1e-3, epochs: '3', weight_decay: 1}\n")
+    assert yaml.safe_load(path.read_text())["optim"]["lr"] == "1e-3"  # what PyYAML gives
+    optim = load_config(path).optim
+    assert optim.lr == 1e-3 and isinstance(optim.lr, float)
+    assert optim.epochs == 3 and isinstance(optim.epochs, int)
+    assert optim.weight_decay == 1.0 and isinstance(optim.weight_decay, float)
+
+
+@pytest.mark.parametrize(
+    "section, values, message",
+    [
+        ("optim", {"lr": "fast"}, r"config key optim.lr: expected a number; got 'fast' \(str\)"),
+        ("optim", {"epochs": 2.5}, r"config key optim.epochs: expected an integer; got 2.5 \(float\)"),
+        ("optim", {"epochs": "2.5"}, r"config key optim.epochs: expected an integer; got '2.5' \(str\)"),
+        ("optim", {"bf16": "yes"}, r"config key optim.bf16: expected true or false; got 'yes' \(str\)"),
+        ("optim", {"batch_size": True}, r"config key optim.batch_size: expected an integer; got True \(bool\)"),
+        ("data", {"mos_range": [1, "x"]}, r"config key data.mos_range: expected a list of 2 values \(a number, a number\) or null"),
+        ("data", {"table": 5}, r"config key data.table: expected a string or null; got 5 \(int\)"),
+        (None, {"seed": "0x"}, r"config key seed: expected an integer; got '0x' \(str\)"),
+        (None, {"network": [1]}, r"config key network: expected a mapping; got \[1\] \(list\)"),
+    ],
+)
+def test_wrong_types_name_key_value_and_type(section, values, message):
+    config = {**BASE, "data": dict(BASE["data"])}
+    if section:
+        config[section] = {**config.get(section, {}), **values}
+    else:
+        config.update(values)
+    with pytest.raises(ValueError, match=message):
+        parse_config(config)
+
+
+def test_command_line_overrides(tmp_path):
+    path = _write(tmp_path, yaml.safe_dump({**BASE, "optim": {"lr": 0.01}}))
+    config = load_config(path, ["optim.lr=1e-4", "data.root=/x", "seed=7", "data.mos_range=[1, 5]"])
+    assert config.optim.lr == 1e-4 and config.data.root == "/x" and config.seed == 7
+    assert config.data.mos_range == (1.0, 5.0)
+    with pytest.raises(ValueError, match=r"config key optim.epochs: expected an integer; got 'many'"):
+        load_config(path, ["optim.epochs=many"])
+    with pytest.raises(ValueError, match=r"unknown keys \['lrate'\] in optim"):
+        load_config(path, ["optim.lrate=1"])
+    with pytest.raises(ValueError, match=r"override 'optim.lr': expected key=value"):
+        load_config(path, ["optim.lr"])
+
+
+def test_table_cells_are_checked_with_file_and_line(tmp_path):
+    (tmp_path / "t.csv").write_text("scene,image,mos\na,x.png,3.5\na,y.png,abc\n")
+    with pytest.raises(TrainingDataError, match=r"t.csv', line 3: column 'mos' must be a number; got 'abc'"):
+        read_csv_table(tmp_path / "t.csv")
+    (tmp_path / "t.csv").write_text("scene,image,mos\na,,3.5\n")
+    with pytest.raises(TrainingDataError, match=r"line 2: column 'image' is empty"):
+        read_csv_table(tmp_path / "t.csv")
+    (tmp_path / "t.csv").write_text("scene,image,mos\na,x.png,nan\n")
+    with pytest.raises(TrainingDataError, match=r"line 2: column 'mos' must be a number; got 'nan'"):
+        read_csv_table(tmp_path / "t.csv")
+
+
+def test_images_are_checked_before_the_first_step(tmp_path):
+    table = _tiny_dataset(tmp_path)
+    rows = read_csv_table(table, group_column="group", reference_column="reference")
+    cache = ImageCache()
+    check_table_images(rows, cache)  # a good table passes, and its images are now decoded in the cache
+    assert len(cache._images) == 30
+    (tmp_path / "s1_blur1.png").write_bytes(b"")  # empty
+    (tmp_path / "s2_noise1.png").unlink()  # missing
+    from PIL import Image
+
+    Image.new("RGB", (40, 48)).save(tmp_path / "s3_blur2.png")  # another size than its scene
+    with pytest.raises(TrainingDataError) as caught:
+        check_table_images(rows, ImageCache())
+    message = str(caught.value)
+    assert "3 bad row(s)" in message
+    assert "table.csv, line 8: cannot read training image" in message and "s1_blur1.png" in message
+    assert "table.csv, line 15: image" in message and "s2_noise1.png' does not exist" in message
+    assert "table.csv, line 19: image" in message and "is 48x40 but" in message and "paired images must have one size" in message
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(RQI_TRAIN), *args], capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.skipif(not RQI_TRAIN.exists(), reason="the rqi-train console script is not installed beside python")
+def test_console_script_trains_and_reports_bad_input_in_one_line(tmp_path):
+    table = _tiny_dataset(tmp_path)
+    config = {
+        "name": "cli",
+        "architecture": "rqi_cnn",
+        "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
+        "data": {"table": str(table), "group_column": "group", "reference_column": "reference", "val_fraction": 0.34},
+        "optim": {"epochs": 1, "pairs_per_epoch": 32, "batch_size": 16, "lr": 0.01, "warmup_steps": 1},
+    }
+    path = _write(tmp_path, yaml.safe_dump(config))
+    done = _run_cli(str(path), "optim.lr=1e-2", "--output", str(tmp_path / "out"), "--quiet")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "pair_srcc" in json.loads(done.stdout)
+    assert (tmp_path / "out" / "model.safetensors").is_file()
+
+    bad = _run_cli(str(path), "optim.lr=fast", "--output", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines()[-1].startswith("rqi-train: error: config")
+    assert "optim.lr: expected a number; got 'fast'" in bad.stderr
+
+    (tmp_path / "s0_blur1.png").write_bytes(b"not a png")
+    broken = _run_cli(str(path), "--output", str(tmp_path / "broken"))
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr
+    assert "s0_blur1.png" in broken.stderr and "line 3" in broken.stderr
+    assert not (tmp_path / "broken").exists()
