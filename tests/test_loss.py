@@ -7,7 +7,7 @@ import torch
 
 from conftest import make_tiny_network
 from rqi_loss import RQILoss
-from rqi_loss.crops import grid_starts
+from rqi_loss.crops import crop_offsets, grid_starts
 from rqi_loss.functional import rqi_loss, rqi_score
 
 
@@ -111,12 +111,34 @@ def test_seeded_crops_reproducible_and_global_rng_untouched(tiny_network):
 
 
 def test_random_crops_are_aligned(tiny_network):
-    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(8))
-    # Identical images: any aligned crop pair compares a patch with itself.
-    scores = rqi_score(x, x, tiny_network, crop="random", num_crops=4, generator=torch.Generator().manual_seed(0))
-    same = rqi_score(x[:, :, :32, :32], x[:, :, :32, :32], tiny_network, crop="center")
-    assert torch.isfinite(scores).all()
-    assert scores.shape == same.shape == (1,)
+    """Each random crop of sr is scored against the crop of gt at the same position: the loss equals the
+    network on crops cut by hand at the generator's positions, and an exactly antisymmetric score of an image
+    against itself is exactly 0 (a misaligned pairing would compare two different patches)."""
+    g = torch.Generator().manual_seed(8)
+    sr, gt = torch.rand(2, 3, 64, 80, generator=g), torch.rand(2, 3, 64, 80, generator=g)
+    scores = rqi_score(sr, gt, tiny_network, crop="random", num_crops=3, generator=torch.Generator().manual_seed(0))
+    positions = crop_offsets(2, 64, 80, 32, "random", 3, torch.Generator().manual_seed(0))
+    expected = torch.stack(
+        [
+            torch.stack([tiny_network(sr[i : i + 1, :, r : r + 32, c : c + 32], gt[i : i + 1, :, r : r + 32, c : c + 32])[0] for r, c in cells]).mean()
+            for i, cells in enumerate(positions.tolist())
+        ]
+    )
+    torch.testing.assert_close(scores, expected)
+    assert len({tuple(c) for cells in positions.tolist() for c in cells}) > 1  # the positions do vary
+    itself = rqi_score(sr, sr, tiny_network, crop="random", num_crops=4, antisymmetric=True, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(itself, torch.zeros(2))
+
+
+def test_antisymmetric_through_the_module(tiny_network, image_pair):
+    a, b = image_pair
+    loss = RQILoss(tiny_network, crop="grid", antisymmetric=True, reduction="none")
+    torch.testing.assert_close(loss(a, b), -loss(b, a), rtol=0, atol=0)
+    plain = RQILoss(tiny_network, crop="grid", reduction="none")
+    torch.testing.assert_close(loss(a, b), 0.5 * (plain(a, b) - plain(b, a)))
+    sr = a.clone().requires_grad_(True)
+    loss(sr, b).sum().backward()
+    assert torch.isfinite(sr.grad).all() and sr.grad.abs().sum() > 0
 
 
 def test_antisymmetric_is_exact(tiny_network, image_pair):

@@ -196,6 +196,68 @@ def test_rank_methods_example(tmp_path, capsys):
     spec.loader.exec_module(module)
     assert module.main(["--out", str(tmp_path)]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert sorted(line.split()[1] for line in table[1:4]) == ["blur", "jpeg", "noise"]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    printed = readme.split("$ .venv/bin/python examples/rank_methods.py\n", 1)[1].split("```", 1)[0].splitlines()
+    assert [line.split()[1] for line in table[1:4]] == [line.split()[1] for line in printed[1:4]]  # the README's order
+    assert [line.split()[1] for line in printed[1:4]] == ["jpeg", "noise", "blur"]
     rows = list(csv.DictReader((tmp_path / "scores.csv").open()))
     assert len([r for r in rows if r["image"] != "MEAN"]) == 15
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims width x height (a decompression bomb's shape) with no pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return path
+
+
+def test_empty_truncated_non_image_and_oversized_files_are_error_rows(folders, caplog):
+    """Bad files never stop a run: each is an error row (exit 1), the others are scored and written."""
+    (folders / "blurred" / "img0.png").write_bytes(b"")
+    data = (folders / "blurred" / "img1.png").read_bytes()
+    (folders / "blurred" / "img1.png").write_bytes(data[: len(data) // 3])
+    _png_header_only(folders / "blurred" / "img2.png", 20_000, 20_000)
+    (folders / "blurred" / "img3.png").write_text("plain text, not an image")
+    _write(folders / "gt" / "img3.png", _scenes(1)[0])
+    out = folders / "bad.json"
+    assert _run(folders / "blurred", folders / "gt", "--out", out) == 1
+    report = json.loads(out.read_text())
+    assert report["complete"] is False
+    errors = {e["image"]: e["message"] for e in report["errors"]}
+    assert "the file is empty" in errors["img0"]
+    assert "not a readable image" in errors["img1"]
+    assert "400,000,000 pixels, above the limit of 89,478,485" in errors["img2"] and "--max-pixels" in errors["img2"]
+    assert "not a readable image" in errors["img3"]
+
+
+def test_max_pixels_option(folders):
+    out = folders / "limited.json"
+    assert _run(folders / "blurred", folders / "gt", "--out", out, "--max-pixels", "10000") == 1
+    errors = json.loads(out.read_text())["errors"]
+    assert len(errors) == 3 and all("25,600 pixels, above the limit of 10,000" in e["message"] for e in errors)
+    assert _run(folders / "blurred", folders / "gt", "--max-pixels", "0") == 2
+
+
+def test_interrupted_run_exits_1_and_writes_what_it_has(folders, monkeypatch):
+    from rqi_loss.metric.metric import RQIMetric
+
+    real_forward, calls = RQIMetric.forward, []
+
+    def interrupted(self, sr, gt, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_forward(self, sr, gt, **kwargs)
+
+    monkeypatch.setattr(RQIMetric, "forward", interrupted)
+    out = folders / "interrupted.csv"
+    assert _run(folders / "blurred", folders / "gt", "--out", out) == 1
+    rows = list(csv.DictReader(out.open()))
+    assert [r["status"] for r in rows if r["image"] != "MEAN"] == ["ok"]
+    assert {r["status"] for r in rows if r["image"] == "MEAN"} == {"incomplete"}

@@ -135,11 +135,37 @@ def test_augmentations_move_both_crops_alike_and_draw_each_transform(tmp_path, a
         parse_config({"name": "a", "architecture": "rqi_cnn", "data": {"table": "t"}, "optim": {"augment": "rot"}})
 
 
-def test_huber_scale_matches_normalised_labels():
-    # Labels in [-1, 1]: a 0.1 delta makes errors above a 0.4-MOS step (on 1-5) linear.
-    pred, target = torch.tensor([0.0, 0.0]), torch.tensor([0.05, 0.5])
-    loss = torch.nn.functional.huber_loss(pred, target, delta=0.1, reduction="none")
-    torch.testing.assert_close(loss, torch.tensor([0.5 * 0.05**2, 0.1 * (0.5 - 0.05)]))
+def test_training_uses_the_configured_huber_delta(tmp_path, monkeypatch):
+    """optim.huber_delta reaches every Huber loss the trainer computes (training steps and validation), and
+    a different delta gives a different training run."""
+    import torch.nn.functional as F
+
+    from rqi_loss.training import trainer
+
+    table = _tiny_dataset(tmp_path)
+    real_huber, seen = F.huber_loss, []
+
+    def recording_huber(input, target, *args, **kwargs):
+        seen.append(kwargs.get("delta", args[1] if len(args) > 1 else 1.0))
+        return real_huber(input, target, *args, **kwargs)
+
+    monkeypatch.setattr(trainer.F, "huber_loss", recording_huber)
+    weights = {}
+    for delta in (0.05, 0.3):
+        seen.clear()
+        config = parse_config(
+            {
+                "name": f"delta{delta}",
+                "architecture": "rqi_cnn",
+                "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
+                "data": {"table": str(table), "group_column": "group", "reference_column": "reference", "val_fraction": 0.34},
+                "optim": {"epochs": 1, "pairs_per_epoch": 32, "batch_size": 16, "lr": 0.01, "warmup_steps": 1, "huber_delta": delta},
+            }
+        )
+        train(config, tmp_path / f"delta{delta}", progress=False)
+        assert len(seen) >= 3 and set(seen) == {delta}  # 2 training steps and the validation
+        weights[delta] = load_network(tmp_path / f"delta{delta}").state_dict()
+    assert any(not torch.equal(weights[0.05][k], weights[0.3][k]) for k in weights[0.05])
 
 
 def test_metrics():

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..amp import AMP_MODES
-from ..images import ImageReadError, read_image
+from ..images import DEFAULT_MAX_PIXELS, ImageReadError, read_image
 from .metric import RQIMetric
 from .pairing import MethodPairs, PairingError, collect_images, match_method, method_names
 from .protocol import PROTOCOLS
@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="official", help="crop protocol")
     parser.add_argument("--resize-sr", action="store_true", help="resize SR to the GT size instead of failing")
     parser.add_argument("--strip-suffix", default="", help='remove this from SR file stems before pairing, e.g. "_x4"')
+    parser.add_argument(
+        "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+        help=f"refuse larger images from their header, before decoding (default {DEFAULT_MAX_PIXELS:,}, Pillow's)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -76,7 +80,9 @@ def _progress(total: int, quiet: bool):
     return tqdm(total=total, unit="pair", desc="rqi-score", disable=quiet, file=sys.stderr)
 
 
-def _score_all(metric: RQIMetric, methods: list[MethodPairs], report: ScoreReport, quiet: bool) -> None:
+def _score_all(
+    metric: RQIMetric, methods: list[MethodPairs], report: ScoreReport, quiet: bool, max_pixels: int | None
+) -> None:
     """Score every pair, GT images read once for all methods; failures are recorded and skipped."""
     by_image: dict[str, list[tuple[str, Path, Path]]] = {}
     for m in methods:
@@ -86,14 +92,14 @@ def _score_all(metric: RQIMetric, methods: list[MethodPairs], report: ScoreRepor
     try:
         for name, entries in by_image.items():
             try:
-                gt = read_image(entries[0][2])
+                gt = read_image(entries[0][2], max_pixels=max_pixels)
             except (OSError, ImageReadError) as error:
                 report.errors += [(method, name, str(error)) for method, _, _ in entries]
                 bar.update(len(entries))
                 continue
             for method, sr_file, _ in entries:
                 try:
-                    sr = read_image(sr_file)
+                    sr = read_image(sr_file, max_pixels=max_pixels)
                     if sr.shape != gt.shape and not metric.resize_sr:
                         raise ValueError(
                             f"size mismatch: SR {sr_file} is {tuple(sr.shape[1:])}, GT is {tuple(gt.shape[1:])}; "
@@ -112,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if len(args.paths) < 2:
         logger.error("give at least one SR path and the GT path (rqi-score SR [SR ...] GT)")
+        return EXIT_USAGE
+    if args.max_pixels < 1:
+        logger.error("--max-pixels must be a positive pixel count; got %d", args.max_pixels)
         return EXIT_USAGE
     if args.out is not None and args.out.suffix.lower() not in OUTPUT_SUFFIXES:
         logger.error("--out must end in .csv or .json; got %s", args.out)
@@ -145,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     interrupted = False
     try:
-        _score_all(metric, methods, report, args.quiet)
+        _score_all(metric, methods, report, args.quiet, args.max_pixels)
     except KeyboardInterrupt:
         interrupted = True
         logger.error("interrupted: writing the scores so far, marked incomplete")

@@ -24,8 +24,8 @@ class RQIMetric(FrozenJudge):
 
     Higher means ``sr`` looks better than ``gt`` (0: alike). The crops come from a private generator re-seeded
     with ``seed`` on every call, so an image pair gets the same score whatever else was scored before, and the
-    global RNG is never touched. All images of one call share the crop positions, so a batch scores exactly as
-    its images one by one.
+    global RNG is never touched. All images of one call share the crop positions, so a batch scores as its
+    images one by one (up to the float rounding of batched kernels).
 
     Args:
         model: a zoo name (``rqi_loss.list_models()``, ``"hf-hub:org/repo"``) or an RQI network module.
