@@ -105,7 +105,7 @@ class RQILoss(FrozenJudge):
             seen = check_pair_values(*check_pair_placement(sr, gt, self.network))
             if seen.sr_outside and not self._warned_sr_outside:
                 self._warned_sr_outside = True
-                warn_sr_outside(stacklevel=3)
+                warn_sr_outside(stacklevel=5)  # past nn.Module.__call__ to the caller
         with judge_autocast(self.amp, device):
             value = rqi_loss(
                 sr,
