@@ -4,11 +4,14 @@ With no arguments it runs offline on a CPU in a few minutes:
   1. prepares HR training images and held-out test images from scikit-image's photographs;
   2. trains a compact generator (SRVGGNetCompact) briefly with L1 only (the "before" model), when no
      pretrained generator is given;
-  3. fine-tunes it with RQIRealESRGANModel: L1 + GAN losses plus rqi_opt = -lambda * f(SR, GT) with the
-     embedded "tiny-kadid-synth" network, on the bicubic LR images (Real-ESRGAN's paired mode; pass
-     --degradation realesrgan for its on-the-fly degradations, about 10x slower on a CPU);
-  4. writes to --workdir/results: comparison.png (before/after on held-out images), loss_curves.png and
-     summary.md / summary.csv (RQI and PSNR before vs after on the held-out images).
+  3. fine-tunes it twice with RQIRealESRGANModel, same seed, data and iterations: the control arm with
+     L1 + GAN losses only, the RQI arm adding rqi_opt = -lambda * f(SR, GT) with the embedded
+     "tiny-kadid-synth" network and the loss's random transformations (its defence against judge hacking),
+     on the bicubic LR images (Real-ESRGAN's paired mode; pass --degradation realesrgan for its on-the-fly
+     degradations, about 10x slower on a CPU);
+  4. writes to --workdir/results: comparison.png (before, control, RQI and GT on the held-out images),
+     loss_curves.png and summary.md / summary.csv (one row per image and arm: the training judge's RQI and
+     the referees it never trained on, PSNR, HaarPSI and MS-SSIM).
 
 Real recipe on a GPU: --rqi maniqa-pipal --pretrained RealESRGAN_x4plus.pth --data /path/to/HR (an RRDBNet
 generator; see also examples/options/finetune_realesrgan_x4plus_rqi.yml for the full Real-ESRGAN setup).
@@ -35,6 +38,7 @@ SCALE = 4
 TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "chelsea.png", "hubble_deep_field.jpg")
 HELDOUT_PHOTOS = ("ihc.png", "retina.jpg", "camera.png")  # never used for training
 LOSS_LINE = re.compile(r"iter:\s*([\d,]+).*?\]\s*(l_.*)$")
+SUMMARY_COLUMNS = ["image", "arm", "rqi", "psnr", "haarpsi", "ms_ssim"]  # arm: before | control | rqi
 
 
 # ----------------------------------------------------------------------------------------------------- data
@@ -120,6 +124,7 @@ def warmup_options(folders: dict[str, Path], iters: int, gt_size: int, batch: in
 def realesrgan_options(
     folders: dict[str, Path], *, iters: int, gt_size: int, batch: int, rqi: str, rqi_weight: float,
     pretrained: Path | None, amp: str | None = None, name: str = "finetune_rqi", degradation: str = "realesrgan",
+    transforms: bool = True,
 ) -> dict:
     """RQIRealESRGANModel with L1 + GAN + rqi_opt (no VGG: offline). ``degradation="realesrgan"``: Real-ESRGAN's
     on-the-fly second-order degradations (RealESRGANDataset); ``"paired"``: the prepared bicubic LR images
@@ -170,7 +175,7 @@ def realesrgan_options(
             "warmup_iter": -1,
             "pixel_opt": {"type": "L1Loss", "loss_weight": 1.0, "reduction": "mean"},
             "gan_opt": {"type": "GANLoss", "gan_type": "vanilla", "real_label_val": 1.0, "fake_label_val": 0.0, "loss_weight": 0.01},
-            "rqi_opt": {"type": "RQILoss", "model": rqi, "loss_weight": rqi_weight, "crop": "random", "amp": amp},
+            "rqi_opt": {"type": "RQILoss", "model": rqi, "loss_weight": rqi_weight, "crop": "random", "amp": amp, "transforms": transforms},
             "net_d_iters": 1,
             "net_d_init_iters": 0,
         },
@@ -225,14 +230,23 @@ def _tensor(path: Path) -> torch.Tensor:
     return torch.from_numpy(np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)[None]
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = torch.mean((a.clamp(0, 1) - b) ** 2).item()
-    return 10 * math.log10(1 / mse) if mse > 0 else float("inf")
+def referee_scores(sr: torch.Tensor, gt: torch.Tensor) -> dict[str, float]:
+    """Full-reference referees no judge here was trained on: PSNR, and piq's HaarPSI and MS-SSIM (kernel 7)."""
+    import piq
+
+    sr, gt = sr.clamp(0, 1).double(), gt.double()
+    mse = torch.mean((sr - gt) ** 2).item()
+    return {
+        "psnr": 10 * math.log10(1 / mse) if mse > 0 else float("inf"),
+        "haarpsi": piq.haarpsi(sr, gt, data_range=1.0).item(),
+        "ms_ssim": piq.multi_scale_ssim(sr, gt, data_range=1.0, kernel_size=7).item(),
+    }
 
 
 @torch.no_grad()
 def evaluate(generators: dict[str, torch.nn.Module], folders: dict[str, Path], rqi: str) -> tuple[list[dict], dict]:
-    """Per held-out image and model: RQI f(SR, GT) (grid crops) and PSNR; also the SR images."""
+    """Per held-out image and arm: RQI f(SR, GT) with the training judge (grid crops, no transforms) and the
+    referees; also the SR images."""
     from rqi_loss import create_network
     from rqi_loss.functional import rqi_score
 
@@ -241,10 +255,11 @@ def evaluate(generators: dict[str, torch.nn.Module], folders: dict[str, Path], r
     for path in sorted(folders["heldout_hr"].iterdir()):
         gt, lq = _tensor(path), _tensor(folders["heldout_lr_x4"] / path.name)
         images[path.stem] = {"LQ (nearest)": torch.nn.functional.interpolate(lq, scale_factor=SCALE, mode="nearest"), "GT": gt}
-        for label, generator in generators.items():
+        for arm, generator in generators.items():
             sr = generator(lq).clamp(0, 1)
-            images[path.stem][label] = sr
-            rows.append({"image": path.stem, "model": label, "rqi": rqi_score(sr, gt, judge, crop="grid").item(), "psnr": psnr(sr, gt)})
+            images[path.stem][arm] = sr
+            rqi_value = rqi_score(sr, gt, judge, crop="grid").item()
+            rows.append({"image": path.stem, "arm": arm, "rqi": rqi_value, **referee_scores(sr, gt)})
     return rows, images
 
 
@@ -256,25 +271,31 @@ def write_outputs(rows: list[dict], images: dict, logs: list[Path], results: Pat
 
     results.mkdir(parents=True, exist_ok=True)
     with open(results / "summary.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["image", "model", "rqi", "psnr"])
+        writer = csv.DictWriter(handle, fieldnames=SUMMARY_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    lines = [f"| model | mean RQI f(SR, GT) ({rqi}) | mean PSNR (dB) |", "| --- | --- | --- |"]
-    for model in models:
-        mine = [r for r in rows if r["model"] == model]
-        lines.append(f"| {model} | {np.mean([r['rqi'] for r in mine]):+.4f} | {np.mean([r['psnr'] for r in mine]):.2f} |")
-    lines += ["", "| image | model | RQI | PSNR |", "| --- | --- | --- | --- |"]
-    lines += [f"| {r['image']} | {r['model']} | {r['rqi']:+.4f} | {r['psnr']:.2f} |" for r in rows]
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    lines = [
+        f"| arm | mean RQI f(SR, GT) ({rqi}) | mean PSNR (dB) | mean HaarPSI | mean MS-SSIM |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for arm in arms:
+        mine = [r for r in rows if r["arm"] == arm]
+        means = {k: np.mean([r[k] for r in mine]) for k in ("rqi", "psnr", "haarpsi", "ms_ssim")}
+        lines.append(f"| {arm} | {means['rqi']:+.4f} | {means['psnr']:.2f} | {means['haarpsi']:.4f} | {means['ms_ssim']:.4f} |")
+    lines += ["", "| image | arm | RQI | PSNR | HaarPSI | MS-SSIM |", "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['image']} | {r['arm']} | {r['rqi']:+.4f} | {r['psnr']:.2f} | {r['haarpsi']:.4f} | {r['ms_ssim']:.4f} |" for r in rows]
     (results / "summary.md").write_text("\n".join(lines) + "\n")
 
-    columns = ["LQ (nearest)", *models, "GT"]
+    columns = ["LQ (nearest)", *arms, "GT"]
     figure, axes = plt.subplots(len(images), len(columns), figsize=(3 * len(columns), 3 * len(images)), squeeze=False)
     for row, (name, panels) in enumerate(images.items()):
         for col, label in enumerate(columns):
             axes[row][col].imshow(panels[label][0].permute(1, 2, 0).clamp(0, 1).numpy())
             axes[row][col].set_axis_off()
-            score = next((f"\nRQI {r['rqi']:+.3f}, {r['psnr']:.1f} dB" for r in rows if r["image"] == name and r["model"] == label), "")
+            score = next(
+                (f"\nRQI {r['rqi']:+.3f}, {r['psnr']:.1f} dB, HaarPSI {r['haarpsi']:.3f}" for r in rows if r["image"] == name and r["arm"] == label), ""
+            )
             axes[row][col].set_title(f"{name}: {label}{score}", fontsize=8)
     figure.tight_layout()
     figure.savefig(results / "comparison.png", dpi=90)
@@ -315,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gt-size", type=int, default=128)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--amp", choices=["bf16", "fp16", "auto"], help="mixed precision for the RQI network")
+    parser.add_argument(
+        "--no-transforms", action="store_true",
+        help="RQI loss without its random transformations (the loss-side defence against judge hacking)",
+    )
     parser.add_argument("--prepare-only", action="store_true", help="only write the image folders")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -332,22 +357,25 @@ def main(argv: list[str] | None = None) -> int:
         before = load_generator(warmup, before_weights)
     else:
         before_weights = args.pretrained.resolve()
-    options = realesrgan_options(
-        folders, iters=args.iters, gt_size=args.gt_size, batch=args.batch, rqi=args.rqi, rqi_weight=args.rqi_weight,
-        pretrained=before_weights, amp=args.amp,
-        degradation=args.degradation or ("paired" if args.pretrained is None else "realesrgan"),
-    )
-    if args.pretrained is None:  # fine-tune the warm-up generator: same compact architecture
-        options["network_g"] = generator_options(None)
-        options["path"]["param_key_g"] = "params"
-        options["network_d"]["num_feat"] = 16
-        options["train"]["ema_decay"] = 0
-    else:
-        before = load_generator(options, before_weights)
-    after_dir = run_basicsr(options, workdir)
-    logs += sorted(after_dir.glob("train_*.log"))[-1:]
-    after = load_generator(options, after_dir / "models" / f"net_g_{args.iters}.pth")
-    rows, images = evaluate({"before": before, "after RQI fine-tune": after}, folders, args.rqi)
+        before = load_generator({"network_g": generator_options(before_weights)}, before_weights)
+    arms = {}
+    for arm in ("control", "rqi"):  # the same fine-tune (seed, data, iterations), without and with the RQI term
+        options = realesrgan_options(
+            folders, iters=args.iters, gt_size=args.gt_size, batch=args.batch, rqi=args.rqi, rqi_weight=args.rqi_weight,
+            pretrained=before_weights, amp=args.amp, name=f"finetune_{arm}", transforms=not args.no_transforms,
+            degradation=args.degradation or ("paired" if args.pretrained is None else "realesrgan"),
+        )
+        if arm == "control":
+            del options["train"]["rqi_opt"]
+        if args.pretrained is None:  # fine-tune the warm-up generator: same compact architecture
+            options["network_g"] = generator_options(None)
+            options["path"]["param_key_g"] = "params"
+            options["network_d"]["num_feat"] = 16
+            options["train"]["ema_decay"] = 0
+        arm_dir = run_basicsr(options, workdir)
+        logs += sorted(arm_dir.glob("train_*.log"))[-1:]
+        arms[arm] = load_generator(options, arm_dir / "models" / f"net_g_{args.iters}.pth")
+    rows, images = evaluate({"before": before, **arms}, folders, args.rqi)
     write_outputs(rows, images, logs, workdir / "results", args.rqi)
     print((workdir / "results" / "summary.md").read_text())
     print(f"wrote {workdir / 'results'}: comparison.png, loss_curves.png, summary.md, summary.csv")

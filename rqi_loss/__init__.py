@@ -12,6 +12,7 @@ from .errors import CheckpointError, ChecksumError, WeightsError
 from .loss import RQILoss
 from .metric import RQIMetric, ScoreProtocol, score
 from .networks import RQINetwork
+from .transforms import PairTransforms
 from .zoo import PretrainedModel, get_model_record, list_models
 
 __version__ = "0.1.0"
@@ -19,6 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CheckpointError",
     "ChecksumError",
+    "PairTransforms",
     "PretrainedModel",
     "RQILoss",
     "RQIMetric",

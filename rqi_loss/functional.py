@@ -13,6 +13,7 @@ from torch.utils.checkpoint import checkpoint as recompute_in_backward
 from .crops import CROP_MODES, crop_offsets, resize_to_min_side, take_crops
 from .networks.base import at_least_float32, split_features
 from .inputs import check_image_pair, check_pair_values, warn_sr_outside
+from .transforms import PairTransforms, as_transforms, rescale_pair, transform_crops
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -100,6 +101,7 @@ def rqi_score(
     generator: torch.Generator | None = None,
     check_inputs: bool = True,
     checkpoint: bool = False,
+    transforms: bool | PairTransforms | dict | None = None,
 ) -> torch.Tensor:
     """Per-image relative quality f(sr, gt), averaged over aligned crops at the network's input size.
 
@@ -114,6 +116,9 @@ def rqi_score(
             sr 255x the scale of gt raise a ValueError; an sr far outside [0, 1] is scored with a warning.
         checkpoint: recompute the sr backbone activations in backward instead of storing them (activation
             checkpointing: less memory, one more backbone forward; same values and gradients).
+        transforms: True (the default ensemble), a :class:`rqi_loss.PairTransforms` or a mapping of its fields:
+            random transformations drawn from ``generator`` and applied to both images alike (a defence
+            against judge hacking); None/False: off.
 
     Returns:
         (N,) float32 scores; differentiable with respect to ``sr`` only.
@@ -123,10 +128,15 @@ def rqi_score(
     if check_inputs and check_pair_values(sr, gt).sr_outside:
         warn_sr_outside()
     size = _input_size(network)
+    spec = as_transforms(transforms)
     sr, gt = resize_to_min_side(sr, gt, size)
+    if spec is not None:
+        sr, gt = rescale_pair(sr, gt, spec, size, generator)
     n, _, height, width = sr.shape
     offsets = crop_offsets(n, height, width, size, crop, num_crops, generator)
     crops_sr, crops_gt = take_crops(sr, offsets, size), take_crops(gt, offsets, size)
+    if spec is not None:
+        crops_sr, crops_gt = transform_crops(crops_sr, crops_gt, spec, generator)
     scores = pair_scores(network, crops_sr, crops_gt, antisymmetric, checkpoint)
     return at_least_float32(scores).view(n, offsets.shape[1]).mean(dim=1)
 

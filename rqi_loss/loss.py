@@ -15,6 +15,7 @@ from .functional import check_crop_options, check_pair_placement, check_reductio
 from .judge import FrozenJudge
 from .inputs import check_pair_values, warn_sr_outside
 from .networks.base import at_least_float32
+from .transforms import PairTransforms, as_transforms
 
 
 class RQILoss(FrozenJudge):
@@ -39,6 +40,9 @@ class RQILoss(FrozenJudge):
             bf16 where the GPU supports it, else fp16; fp32 on CPU). The returned loss is float32.
         checkpoint: recompute the SR backbone activations in backward instead of storing them (less memory,
             one more backbone forward per step; same values and gradients).
+        transforms: a defence against judge hacking: True applies a fresh random transformation to both images
+            alike at each call (:data:`rqi_loss.transforms.DEFAULT_TRANSFORMS`), drawn from the private
+            generator; or a :class:`rqi_loss.PairTransforms` / a mapping of its fields; False: off.
 
     Shapes: ``sr``, ``gt`` (N, 3, H, W), gt in [0, 1], sr any finite values, H, W >= the network's input size (224); optional
     ``weight`` (N,). Returns a 0-dim float32 tensor ("mean"/"sum") or (N,) ("none").
@@ -62,6 +66,7 @@ class RQILoss(FrozenJudge):
         check_inputs: bool = True,
         amp: str | None = None,
         checkpoint: bool = False,
+        transforms: bool | PairTransforms | dict = False,
     ) -> None:
         if isinstance(loss_weight, bool) or not isinstance(loss_weight, (int, float)) or not math.isfinite(loss_weight) or loss_weight < 0:
             raise ValueError(
@@ -80,6 +85,7 @@ class RQILoss(FrozenJudge):
         self.checkpoint = bool(checkpoint)
         check_amp(amp)
         self.amp = amp
+        self.transforms = as_transforms(transforms)
         self.generator = torch.Generator()
         if seed is None:
             self.generator.seed()
@@ -120,6 +126,7 @@ class RQILoss(FrozenJudge):
                 generator=self.generator,
                 check_inputs=False,  # checked above, so that the range warning comes once per loss object
                 checkpoint=self.checkpoint,
+                transforms=self.transforms,
             )
         return at_least_float32(value)
 
@@ -127,5 +134,5 @@ class RQILoss(FrozenJudge):
         return (
             f"{super().extra_repr()}, loss_weight={self.loss_weight}, reduction={self.reduction!r}, crop={self.crop!r}, "
             f"num_crops={self.num_crops}, antisymmetric={self.antisymmetric}, amp={self.amp!r}, "
-            f"checkpoint={self.checkpoint}"
+            f"checkpoint={self.checkpoint}, transforms={self.transforms}"
         )

@@ -5,6 +5,7 @@ gloo DDP via torchrun, and a smoke run of examples/finetune_realesrgan.py."""
 from __future__ import annotations
 
 import copy
+import csv
 import importlib.util
 import subprocess
 import sys
@@ -191,7 +192,15 @@ def test_example_smoke(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     results = tmp_path / "results"
     assert {p.name for p in results.iterdir()} == {"comparison.png", "loss_curves.png", "summary.md", "summary.csv"}
-    assert "after RQI fine-tune" in (results / "summary.md").read_text()
+    rows = list(csv.DictReader((results / "summary.csv").open()))
+    assert list(rows[0]) == ["image", "arm", "rqi", "psnr", "haarpsi", "ms_ssim"]
+    assert sorted({(r["image"], r["arm"]) for r in rows}) == sorted(
+        (image, arm) for image in ("camera", "ihc", "retina") for arm in ("before", "control", "rqi")
+    )
+    assert all(0 < float(r["haarpsi"]) <= 1 and 0 < float(r["ms_ssim"]) <= 1 for r in rows)
+    control = {r["image"]: r for r in rows if r["arm"] == "control"}
+    rqi = {r["image"]: r for r in rows if r["arm"] == "rqi"}
+    assert any(control[i]["rqi"] != rqi[i]["rqi"] for i in control)  # the RQI term changed the fine-tune
 
 
 def test_real_recipe_yaml_runs_through_rqi_basicsr_train(folders, freed_tmp_path):

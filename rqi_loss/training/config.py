@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .adversarial import AdversarialConfig
 from .config_types import apply_overrides, checked_fields
 from .dataset import check_augment
 
@@ -48,6 +49,7 @@ class OptimConfig:
     num_workers: int = 0
     threads: int | None = None  # torch CPU threads during training (restored afterwards); default: unchanged
     ema_decay: float | None = None  # validate and export an exponential moving average of the weights
+    adversarial: AdversarialConfig | None = None  # {eps, steps, weight}: train on eps-perturbed pairs too
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class TrainConfig:
     members: int = 1  # networks trained (seeds seed, seed + 1, ...) and shipped as one ensemble (mean score)
     member_seeds: tuple[int, ...] | None = None  # with members > 1: each member's seed (default seed + k)
     member_networks: tuple[dict[str, Any], ...] | None = None  # with members > 1: each member's changes to network
+    init_from: str | None = None  # a network folder (our Hub layout) whose weights start the run (members: member k)
     data: DataConfig = DataConfig()
     optim: OptimConfig = OptimConfig()
 

@@ -7,6 +7,7 @@ the value and the type expected.
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import typing
 from typing import Any, Union
@@ -26,6 +27,8 @@ def _describe(annotation: Any) -> str:
         return f"a list of {len(args)} values ({', '.join(_describe(a) for a in args)})"
     if origin is dict:
         return "a mapping"
+    if dataclasses.is_dataclass(annotation):
+        return "a mapping with keys " + ", ".join(f"{f.name} ({_describe(typing.get_type_hints(annotation)[f.name])})" for f in dataclasses.fields(annotation))
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(annotation, str(annotation))
 
 
@@ -76,6 +79,12 @@ def _coerce(value: Any, annotation: Any) -> Any:
         return value if isinstance(value, bool) else _MISMATCH
     if annotation is str:
         return value if isinstance(value, str) else _MISMATCH
+    if dataclasses.is_dataclass(annotation) and isinstance(value, dict):  # a nested block, e.g. optim.adversarial
+        known = {f.name for f in dataclasses.fields(annotation)}
+        if set(value) - known:
+            return _MISMATCH
+        items = {k: _coerce(v, typing.get_type_hints(annotation)[k]) for k, v in value.items()}
+        return _MISMATCH if any(i is _MISMATCH for i in items.values()) else annotation(**items)
     return value if isinstance(value, annotation) else _MISMATCH
 
 

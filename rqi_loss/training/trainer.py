@@ -20,8 +20,10 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..networks import RQIEnsemble, build_network
+from ..factory import load_network
+from ..networks import RQIEnsemble, build_network, load_network_state
 from ..networks.ensemble import member_config
+from .adversarial import perturb_pair
 from .config import DataConfig, TrainConfig
 from .dataset import ImageCache, PairDataset
 from .evaluation import predict_pairs, validation_metrics
@@ -193,13 +195,16 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     check_table_images(rows, cache, progress=progress)
     validate = Validator(config, val_rows, mos_range, cache, device)
     seeds = config.member_seeds or [config.seed + k for k in range(config.members)]
+    initial_states = _initial_states(config)
     changes = [dict(c) for c in config.member_networks] if config.member_networks else None
     runs = []
     for k, seed in enumerate(seeds):
         network_config = member_config(config.network, changes, k)
         if config.members > 1:
             logger.info("ensemble member %d of %d (seed %d): %s", k + 1, config.members, seed, network_config)
-        runs.append(_fit(config, seed, network_config, train_rows, mos_range, validate, cache, device, progress))
+        runs.append(
+            _fit(config, seed, network_config, train_rows, mos_range, validate, cache, device, progress, initial_states[k])
+        )
     summary: dict[str, Any] = {
         "train_groups": sorted({r.group for r in train_rows}),
         "val_groups": sorted({r.group for r in val_rows}),
@@ -232,6 +237,23 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     return summary
 
 
+def _initial_states(config: TrainConfig) -> list[dict[str, torch.Tensor] | None]:
+    """One starting state dict per member: from ``init_from`` (a network folder; an ensemble gives member k
+    to member k), else None (random initialisation)."""
+    if config.init_from is None:
+        return [None] * config.members
+    start = load_network(config.init_from)
+    if config.members == 1:
+        return [start.state_dict()]
+    members = getattr(start, "members", None)
+    if members is None or len(members) != config.members:
+        raise TrainingDataError(
+            f"init_from {config.init_from!r} holds {len(members) if members is not None else 1} network(s); "
+            f"members: {config.members} needs an ensemble of as many"
+        )
+    return [m.state_dict() for m in members]
+
+
 def _fit(
     config: TrainConfig,
     seed: int,
@@ -242,12 +264,16 @@ def _fit(
     cache: ImageCache,
     device: torch.device,
     progress: bool,
+    initial_state: dict[str, torch.Tensor] | None = None,
 ) -> MemberRun:
     """Train one network (``network_config``) with ``seed``; keep the weights of the epoch with the lowest
     validation loss."""
     optim = config.optim
     torch.manual_seed(seed)
-    network = build_network(config.architecture, network_config).to(device)
+    network = build_network(config.architecture, network_config)
+    if initial_state is not None:
+        load_network_state(network, initial_state, source=f"init_from {config.init_from}")
+    network = network.to(device)
     # With ema_decay, validation, checkpoint choice and export use the moving average of the weights.
     averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(optim.ema_decay), use_buffers=True) if optim.ema_decay else None
     judged = averaged.module if averaged is not None else network
@@ -279,9 +305,16 @@ def _fit(
         network.train()
         losses = []
         for a, b, target in tqdm(loader, desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not progress, leave=False):
+            a, b, target = a.to(device), b.to(device), target.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=optim.bf16):
-                pred = network(a.to(device), b.to(device))
-            loss = F.huber_loss(pred.float(), target.to(device), delta=optim.huber_delta)
+                pred = network(a, b)
+            loss = F.huber_loss(pred.float(), target, delta=optim.huber_delta)
+            if optim.adversarial is not None:
+                pair_loss = lambda p, t: F.huber_loss(p, t, delta=optim.huber_delta)  # noqa: E731
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=optim.bf16):
+                    a_adv, b_adv = perturb_pair(network, a, b, target, pair_loss, optim.adversarial)
+                    pred_adv = network(a_adv, b_adv)
+                loss = loss + optim.adversarial.weight * pair_loss(pred_adv.float(), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
