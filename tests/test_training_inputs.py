@@ -135,3 +135,68 @@ def test_console_script_trains_and_reports_bad_input_in_one_line(tmp_path):
     assert broken.returncode == 2 and "Traceback" not in broken.stderr
     assert "s0_blur1.png" in broken.stderr and "line 3" in broken.stderr
     assert not (tmp_path / "broken").exists()
+
+
+def test_adversarial_block_is_parsed_and_checked():
+    from rqi_loss.training.adversarial import AdversarialConfig
+
+    config = parse_config({**BASE, "optim": {"adversarial": {"eps": "4e-3", "steps": 2}}})
+    assert config.optim.adversarial == AdversarialConfig(eps=0.004, steps=2, weight=1.0)
+    assert parse_config(BASE).optim.adversarial is None
+    with pytest.raises(ValueError, match=r"config key optim.adversarial: expected a mapping with keys eps \(a number\), steps"):
+        parse_config({**BASE, "optim": {"adversarial": {"eps": 0.01, "budget": 2}}})
+    with pytest.raises(ValueError, match=r"optim.adversarial.eps must lie in \(0, 0.1\]"):
+        parse_config({**BASE, "optim": {"adversarial": {"eps": 0.0}}})
+
+
+def test_perturbed_pair_stays_within_eps_and_raises_the_loss():
+    import torch
+    import torch.nn.functional as F
+
+    from conftest import make_tiny_network
+    from rqi_loss.training.adversarial import AdversarialConfig, perturb_pair
+
+    network = make_tiny_network()
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(4, 3, 32, 32, generator=g), torch.rand(4, 3, 32, 32, generator=g)
+    target = torch.zeros(4)
+    huber = lambda p, t: F.huber_loss(p, t, delta=0.1)  # noqa: E731
+    config = AdversarialConfig(eps=4 / 255, steps=3)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        a_adv, b_adv = perturb_pair(network, a, b, target, huber, config)
+    for clean, moved in ((a, a_adv), (b, b_adv)):
+        assert (moved - clean).abs().max() <= config.eps + 1e-6 and moved.min() >= 0 and moved.max() <= 1
+    assert not a_adv.requires_grad and all(p.grad is None for p in network.parameters())
+    with torch.no_grad():
+        assert huber(network(a_adv, b_adv), target) > huber(network(a, b), target)
+
+
+def test_init_from_and_adversarial_training(tmp_path):
+    """init_from starts a run from a network folder (with lr 0 the export is that network); an adversarial
+    run trains on perturbed pairs and ends elsewhere than the clean run."""
+    import torch
+
+    from rqi_loss import load_network
+    from rqi_loss.training import train
+
+    table = _tiny_dataset(tmp_path)
+
+    def config(name, **optim):
+        return parse_config(
+            {
+                "name": name,
+                "architecture": "rqi_cnn",
+                "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
+                "data": {"table": str(table), "group_column": "group", "reference_column": "reference", "val_fraction": 0.34},
+                "optim": {"epochs": 1, "pairs_per_epoch": 32, "batch_size": 16, "lr": 0.01, "warmup_steps": 1, **optim},
+                **({"init_from": str(tmp_path / "clean")} if name == "frozen" else {}),
+            }
+        )
+
+    train(config("clean"), tmp_path / "clean", progress=False)
+    train(config("frozen", lr=0.0), tmp_path / "frozen", progress=False)
+    train(config("adversarial", adversarial={"eps": 0.01, "steps": 1}), tmp_path / "adversarial", progress=False)
+    clean, frozen, adversarial = (load_network(tmp_path / n).state_dict() for n in ("clean", "frozen", "adversarial"))
+    assert all(torch.equal(clean[k], frozen[k]) for k in clean)
+    assert any(not torch.equal(clean[k], adversarial[k]) for k in clean)
