@@ -178,6 +178,9 @@ def run(
                         "clean_f": clean.mean().item(),
                         "attacked_f": score.mean().item(),
                         "gain": (score - clean).mean().item(),
+                        # the gain per unit of the clean verdict's size: a defence that only shrinks every score
+                        # (a noise floor, say) lowers "gain" but not this
+                        "gain_over_clean_gap": ((score - clean).mean() / clean.abs().mean().clamp_min(1e-6)).item(),
                         "gain_max": (score - clean).max().item(),
                         "referees_clean": {k: v.mean().item() for k, v in clean_referees.items()},
                         "referees_attacked": {k: v.mean().item() for k, v in after.items()},

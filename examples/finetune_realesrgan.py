@@ -323,7 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path(".cache/example"), help="data, experiments/ and results/")
     parser.add_argument("--rqi", default="tiny-kadid-synth", help="RQI network (zoo name)")
-    parser.add_argument("--rqi-weight", type=float, default=0.02, help="lambda: the loss adds -lambda * f(SR, GT)")
+    parser.add_argument(
+        "--rqi-weight", type=float, default=0.005,
+        help="lambda: the loss adds -lambda * f(SR, GT) (0.005: the largest measured that keeps every held-out f < 0)",
+    )
     parser.add_argument("--pretrained", type=Path, help="Real-ESRGAN x4plus generator (.pth); skips the L1 warm-up")
     parser.add_argument("--data", type=Path, help="folder of HR training images (default: scikit-image photographs)")
     parser.add_argument("--iters", type=int, default=40, help="RQI fine-tuning iterations")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .checkpoints import STORAGE_DTYPES
 from .factory import create_network
+from .errors import WeightsError
 from .hub import file_sha256
 from .zoo import get_model_record, list_models
 
@@ -68,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"source {str(args.source)!r} does not exist")
     try:
         folder = convert(args.source, args.output, model=args.model, dtype=args.dtype)
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, WeightsError) as exc:  # a file that does not load or fit: one line, exit 2
         print(f"rqi-convert: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     print(f"wrote {folder}")
     return 0
 

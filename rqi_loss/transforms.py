@@ -18,16 +18,21 @@ import torch.nn.functional as F
 class PairTransforms:
     """Which random transformations a loss call applies to both images alike.
 
+    The defaults (dihedral only) are the default ensemble, chosen by ``bench/gaming.py``: on the embedded
+    network the other two cut the attack's gain only by changing what the judge measures. Rescaling made
+    noisy images score above their reference; a shared noise floor shrinks every score (a bicubic x4 SR against
+    its GT: -0.18 plain, -0.05 with noise 0.01), so the gain per unit of clean signal grew.
+
     Args:
         dihedral: each crop pair takes one of the 8 flips and 90-degree rotations of a square.
         scale: both whole images are resized by a factor drawn uniformly in (low, high) per call (bilinear,
-            antialiased; never below the network's input size); (1.0, 1.0) turns it off.
+            antialiased; never below the network's input size); (1.0, 1.0): off.
         noise: standard deviation of Gaussian noise added to both crops of a pair (the same noise): a common
-            noise floor that hides perturbations far below it; 0 turns it off.
+            noise floor that hides perturbations far below it; 0: off.
     """
 
     dihedral: bool = True
-    scale: tuple[float, float] = (0.75, 1.0)
+    scale: tuple[float, float] = (1.0, 1.0)
     noise: float = 0.0
 
     def __post_init__(self) -> None:

@@ -158,7 +158,7 @@ def test_convert_cli_tiny(tmp_path, tiny_zoo_name, capsys):
 
 def test_convert_cli_wrong_architecture(tmp_path, tiny_zoo_name, capsys):
     torch.save({"conv1.weight": torch.ones(1)}, tmp_path / "bad.pt")
-    assert convert_main([str(tmp_path / "bad.pt"), str(tmp_path / "out"), "--model", tiny_zoo_name]) == 1
+    assert convert_main([str(tmp_path / "bad.pt"), str(tmp_path / "out"), "--model", tiny_zoo_name]) == 2
     assert "missing keys" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
