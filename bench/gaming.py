@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from common import report
 from rqi_loss import PairTransforms, RQILoss, create_network, load_network
 from rqi_loss.functional import rqi_score
 from rqi_loss.transforms import as_transforms
@@ -271,11 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                       configs=tuple(args.configs.split(",")), ordering=not args.no_ordering)
     results.update(model=args.model, checkpoint=args.checkpoint, seconds=round(time.perf_counter() - started, 1), torch_threads=torch.get_num_threads())
     examples = results.pop("_examples")
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    report(results, args.json)
     if args.plot:
         plot({**results, "_examples": examples}, args.plot)
     return 0

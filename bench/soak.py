@@ -10,13 +10,13 @@ The batch size cycles through 1, 2 and 3 so shape changes are part of the soak.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from common import report
 from rqi_loss import RQILoss
 
 MB = 1024 * 1024
@@ -95,11 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.warmup < args.steps:
         parser.error(f"--warmup must lie between 1 and --steps - 1; got {args.warmup}")
     result = soak(args.steps, args.warmup, args.sample_every)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    report(result, args.json)
     if args.plot:
         plot(result, args.plot)
     return 0

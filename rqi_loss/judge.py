@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-import torch
 from torch import nn
 
 logger = logging.getLogger(__name__)

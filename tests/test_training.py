@@ -153,15 +153,7 @@ def test_training_uses_the_configured_huber_delta(tmp_path, monkeypatch):
     weights = {}
     for delta in (0.05, 0.3):
         seen.clear()
-        config = parse_config(
-            {
-                "name": f"delta{delta}",
-                "architecture": "rqi_cnn",
-                "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
-                "data": {"table": str(table), "group_column": "group", "reference_column": "reference", "val_fraction": 0.34},
-                "optim": {"epochs": 1, "pairs_per_epoch": 32, "batch_size": 16, "lr": 0.01, "warmup_steps": 1, "huber_delta": delta},
-            }
-        )
+        config = parse_config(tiny_config_values(table, f"delta{delta}", huber_delta=delta))
         train(config, tmp_path / f"delta{delta}", progress=False)
         assert len(seen) >= 3 and set(seen) == {delta}  # 2 training steps and the validation
         weights[delta] = load_network(tmp_path / f"delta{delta}").state_dict()
@@ -220,6 +212,18 @@ def test_kadid_synth_records_its_spec_and_refuses_another(tmp_path):
     assert make_kadid_synth(tmp_path, spec) == table and table.stat().st_mtime_ns == stamp  # reused as it is
     with pytest.raises(ValueError, match=r"another spec .*'scenes_per_source': \(1, 2\).*new folder"):
         make_kadid_synth(tmp_path, SynthSpec(scenes_per_source=2, sources=("chelsea",)))
+
+
+def tiny_config_values(table, name: str, **optim) -> dict:
+    """Config values of a tiny rqi_cnn run over ``_tiny_dataset``'s table: 1 epoch of 32 pairs; ``optim``
+    entries change the optimiser section."""
+    return {
+        "name": name,
+        "architecture": "rqi_cnn",
+        "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
+        "data": {"table": str(table), "group_column": "group", "reference_column": "reference", "val_fraction": 0.34},
+        "optim": {"epochs": 1, "pairs_per_epoch": 32, "batch_size": 16, "lr": 0.01, "warmup_steps": 1, **optim},
+    }
 
 
 def _tiny_dataset(root):

@@ -15,7 +15,7 @@ from rqi_loss.training import load_config, parse_config
 from rqi_loss.training.dataset import ImageCache
 from rqi_loss.training.table_check import check_table_images
 from rqi_loss.training.tables import TrainingDataError, read_csv_table
-from test_training import _tiny_dataset
+from test_training import _tiny_dataset, tiny_config_values
 
 RQI_TRAIN = Path(sys.executable).with_name("rqi-train")
 BASE = {"name": "a", "architecture": "rqi_cnn", "data": {"table": "t.csv"}}
@@ -112,14 +112,7 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.skipif(not RQI_TRAIN.exists(), reason="the rqi-train console script is not installed beside python")
 def test_console_script_trains_and_reports_bad_input_in_one_line(tmp_path):
     table = _tiny_dataset(tmp_path)
-    config = {
-        "name": "cli",
-        "architecture": "rqi_cnn",
-        "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
-        "data": {"table": str(table), "group_column": "group", "reference_column": "reference", "val_fraction": 0.34},
-        "optim": {"epochs": 1, "pairs_per_epoch": 32, "batch_size": 16, "lr": 0.01, "warmup_steps": 1},
-    }
-    path = _write(tmp_path, yaml.safe_dump(config))
+    path = _write(tmp_path, yaml.safe_dump(tiny_config_values(table, "cli")))
     done = _run_cli(str(path), "optim.lr=1e-2", "--output", str(tmp_path / "out"), "--quiet")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pair_srcc" in json.loads(done.stdout)
@@ -183,16 +176,10 @@ def test_init_from_and_adversarial_training(tmp_path):
     table = _tiny_dataset(tmp_path)
 
     def config(name, **optim):
-        return parse_config(
-            {
-                "name": name,
-                "architecture": "rqi_cnn",
-                "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
-                "data": {"table": str(table), "group_column": "group", "reference_column": "reference", "val_fraction": 0.34},
-                "optim": {"epochs": 1, "pairs_per_epoch": 32, "batch_size": 16, "lr": 0.01, "warmup_steps": 1, **optim},
-                **({"init_from": str(tmp_path / "clean")} if name == "frozen" else {}),
-            }
-        )
+        values = tiny_config_values(table, name, **optim)
+        if name == "frozen":
+            values["init_from"] = str(tmp_path / "clean")
+        return parse_config(values)
 
     train(config("clean"), tmp_path / "clean", progress=False)
     train(config("frozen", lr=0.0), tmp_path / "frozen", progress=False)
