@@ -106,8 +106,8 @@ def rqi_score(
     """Per-image relative quality f(sr, gt), averaged over aligned crops at the network's input size.
 
     Args:
-        sr, gt: (N, 3, H, W) float, gt in [0, 1], sr any finite values (1 channel is repeated to 3); H, W >= the network's input size,
-            smaller images are upscaled (both alike) with a warning.
+        sr, gt: (N, 3, H, W) float, gt in [0, 1], sr any finite values (1 channel is repeated to 3); H, W >=
+            the network's input size, smaller images are upscaled (both alike) with a warning.
         network: an RQI network (``input_size``; ``extract``/``compare`` or ``forward(sr, gt)``).
         crop: "random" (``num_crops`` crops per image from ``generator``), "grid" (fewest overlapping crops
             covering every pixel) or "center".

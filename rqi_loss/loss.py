@@ -44,8 +44,8 @@ class RQILoss(FrozenJudge):
             alike at each call (:data:`rqi_loss.transforms.DEFAULT_TRANSFORMS`), drawn from the private
             generator; or a :class:`rqi_loss.PairTransforms` / a mapping of its fields; False: off.
 
-    Shapes: ``sr``, ``gt`` (N, 3, H, W), gt in [0, 1], sr any finite values, H, W >= the network's input size (224); optional
-    ``weight`` (N,). Returns a 0-dim float32 tensor ("mean"/"sum") or (N,) ("none").
+    Shapes: ``sr``, ``gt`` (N, 3, H, W), gt in [0, 1], sr any finite values, H, W >= the network's input size
+    (224); optional ``weight`` (N,). Returns a 0-dim float32 tensor ("mean"/"sum") or (N,) ("none").
     """
 
     higher_is_better = False

@@ -28,17 +28,25 @@ def _describe(annotation: Any) -> str:
     if origin is dict:
         return "a mapping"
     if dataclasses.is_dataclass(annotation):
-        return "a mapping with keys " + ", ".join(f"{f.name} ({_describe(typing.get_type_hints(annotation)[f.name])})" for f in dataclasses.fields(annotation))
+        hints = typing.get_type_hints(annotation)
+        return "a mapping with keys " + ", ".join(f"{f.name} ({_describe(hints[f.name])})" for f in dataclasses.fields(annotation))
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(annotation, str(annotation))
 
 
-def _number(value: Any, kind: type) -> Any:
-    if isinstance(value, str):
+def _parse_number(text: str) -> int | float | None:
+    """'3' -> 3, '1e-3' -> 0.001, anything else -> None."""
+    for kind in (int, float):
         try:
-            parsed = float(value.strip())
+            return kind(text.strip())
         except ValueError:
-            return None
-        value = int(parsed) if kind is int and parsed.is_integer() and "." not in value and "e" not in value.lower() else parsed
+            continue
+    return None
+
+
+def _number(value: Any, kind: type) -> Any:
+    """``value`` as ``kind`` (int or float), numeric strings included; None when it is not one."""
+    if isinstance(value, str):
+        value = _parse_number(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     if kind is int:
