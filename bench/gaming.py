@@ -24,12 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+from tqdm.auto import tqdm
 
 from common import report
 from rqi_loss import PairTransforms, RQILoss, create_network, load_network
@@ -161,6 +163,7 @@ def run(
     data = {name: (sr.to(device), gt.to(device)) for name, (sr, gt) in targets().items()}
     results: dict = {"configs": {}, "eps": eps_list, "steps": steps, "draws": draws, "defended_transforms": repr(defended)}
     examples = {}
+    progress = tqdm(total=len(configs) * len(data) * len(eps_list), desc="attacks", unit="attack", file=sys.stderr)
     for config_name, (loss, config) in loss_configs(network, defended, seed).items():
         if config_name not in configs:
             continue
@@ -190,10 +193,12 @@ def run(
                 if target == "photos" and abs(eps * 255 - 4) < 1e-6:
                     examples[config_name] = (sr[2].cpu(), attacked[2].cpu(), gt[2].cpu())
                 logger.info("%s / %s / eps %.0f/255: gain %+.3f", config_name, target, eps * 255, rows[-1]["gain"])
+                progress.update(1)
             per_target[target] = rows
         if ordering:
             per_target["clean_ordering"] = clean_ordering(network, config, draws)
         results["configs"][config_name] = per_target
+    progress.close()
     results["_examples"] = examples
     return results
 

@@ -10,11 +10,13 @@ The batch size cycles through 1, 2 and 3 so shape changes are part of the soak.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from common import report
 from rqi_loss import RQILoss
@@ -39,7 +41,7 @@ def soak(steps: int, warmup: int, sample_every: int, seed: int = 0) -> dict:
     loss_fn = RQILoss("tiny-kadid-synth", loss_weight=0.1, seed=seed)
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-4)
     samples, baseline, started = [], None, time.perf_counter()
-    for step in range(steps):
+    for step in tqdm(range(steps), desc="soak", unit="step", file=sys.stderr):
         batch = 1 + step % 3
         lq = torch.rand(batch, 3, 40, 40, generator=g)
         gt = nn.functional.interpolate(lq, scale_factor=4, mode="bicubic").clamp(0, 1)
