@@ -20,13 +20,17 @@ from .errors import ChecksumError, WeightsError
 logger = logging.getLogger(__name__)
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+def _hash_file(path: str | os.PathLike, digest) -> str:
+    """Hex digest of a file fed to ``digest`` (a hashlib object) in 1 MiB chunks."""
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file."""
+    return _hash_file(path, hashlib.sha256())
 
 
 def _is_transport_error(exc: BaseException) -> bool:
@@ -128,11 +132,7 @@ def _cache_digest(path: str | os.PathLike) -> tuple[str, str] | None:
 
 def _git_blob_sha1(path: str | os.PathLike) -> str:
     """Git's blob id of a file: sha1 of 'blob <size>\\0' followed by the content."""
-    digest = hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode())
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return _hash_file(path, hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode()))
 
 
 def verify_cached_file(path: str | os.PathLike, *, model: str, repo_id: str, filename: str, revision: str) -> None:

@@ -263,3 +263,24 @@ def test_rqi_score_ranks_with_a_hub_network(hub, hf_env, tmp_path):
         scores[model] = json.loads(out.read_text())["scores"]["blur"]
     assert scores["hf-hub:org/tiny"] == scores["tiny-kadid-synth"]
     assert all(value < 0 for value in scores["tiny-kadid-synth"].values())
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "git-sha1"])
+def test_cached_blob_is_checked_against_its_etag_name(tmp_path, algorithm):
+    """LFS files sit in the cache under their sha256, other files under their git blob sha1: both are checked."""
+    from rqi_loss import ChecksumError
+    from rqi_loss.hub import verify_cached_file
+
+    data = b'{"architecture": "rqi_cnn"}\n'
+    digest = hashlib.sha256(data).hexdigest() if algorithm == "sha256" else hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    blob = tmp_path / "blobs" / digest
+    blob.parent.mkdir()
+    blob.write_bytes(data)
+    link = tmp_path / "snapshots" / "c0ffee" / "config.json"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(blob)
+    where = dict(model="m", repo_id="org/r", filename="config.json", revision="main")
+    verify_cached_file(link, **where)  # intact: no error
+    blob.write_bytes(data.replace(b"cnn", b"cnm"))
+    with pytest.raises(ChecksumError, match=f"its {algorithm} is [0-9a-f]+, the Hub gave {digest}"):
+        verify_cached_file(link, **where)
