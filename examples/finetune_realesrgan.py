@@ -175,7 +175,10 @@ def realesrgan_options(
             "warmup_iter": -1,
             "pixel_opt": {"type": "L1Loss", "loss_weight": 1.0, "reduction": "mean"},
             "gan_opt": {"type": "GANLoss", "gan_type": "vanilla", "real_label_val": 1.0, "fake_label_val": 0.0, "loss_weight": 0.01},
-            "rqi_opt": {"type": "RQILoss", "model": rqi, "loss_weight": rqi_weight, "crop": "random", "amp": amp, "transforms": transforms},
+            "rqi_opt": {
+                "type": "RQILoss", "model": rqi, "loss_weight": rqi_weight, "crop": "random", "amp": amp,
+                "transforms": transforms, "seed": 0,  # seeded crops and transforms: the run is reproducible
+            },
             "net_d_iters": 1,
             "net_d_init_iters": 0,
         },
