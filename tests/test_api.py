@@ -14,6 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_public_names():
     expected = {
+        "CheckpointError",
+        "ChecksumError",
+        "PairTransforms",
+        "WeightsError",
+        "prefetch",
         "PretrainedModel",
         "RQILoss",
         "RQIMetric",
