@@ -134,7 +134,10 @@ def test_adversarial_block_is_parsed_and_checked():
     from rqi_loss.training.adversarial import AdversarialConfig
 
     config = parse_config({**BASE, "optim": {"adversarial": {"eps": "4e-3", "steps": 2}}})
-    assert config.optim.adversarial == AdversarialConfig(eps=0.004, steps=2, weight=1.0)
+    assert config.optim.adversarial == AdversarialConfig(eps=0.004, steps=2, weight=1.0, target="label")
+    assert parse_config({**BASE, "optim": {"adversarial": {"target": "clean"}}}).optim.adversarial.target == "clean"
+    with pytest.raises(ValueError, match=r"optim.adversarial.target must be 'label' or 'clean'; got 'mos'"):
+        parse_config({**BASE, "optim": {"adversarial": {"target": "mos"}}})
     assert parse_config(BASE).optim.adversarial is None
     with pytest.raises(ValueError, match=r"config key optim.adversarial: expected a mapping with keys eps \(a number\), steps"):
         parse_config({**BASE, "optim": {"adversarial": {"eps": 0.01, "budget": 2}}})
@@ -184,6 +187,9 @@ def test_init_from_and_adversarial_training(tmp_path):
     train(config("clean"), tmp_path / "clean", progress=False)
     train(config("frozen", lr=0.0), tmp_path / "frozen", progress=False)
     train(config("adversarial", adversarial={"eps": 0.01, "steps": 1}), tmp_path / "adversarial", progress=False)
-    clean, frozen, adversarial = (load_network(tmp_path / n).state_dict() for n in ("clean", "frozen", "adversarial"))
+    train(config("invariant", adversarial={"eps": 0.01, "steps": 1, "target": "clean"}), tmp_path / "invariant", progress=False)
+    names = ("clean", "frozen", "adversarial", "invariant")
+    clean, frozen, adversarial, invariant = (load_network(tmp_path / n).state_dict() for n in names)
     assert all(torch.equal(clean[k], frozen[k]) for k in clean)
     assert any(not torch.equal(clean[k], adversarial[k]) for k in clean)
+    assert any(not torch.equal(invariant[k], adversarial[k]) for k in clean)

@@ -18,11 +18,13 @@ import torch
 class AdversarialConfig:
     """``optim.adversarial`` of rqi-train: ``eps`` (the budget per pixel, in [0, 1] units: 0.0157 is 4/255),
     ``steps`` (signed-gradient steps of 2.5 eps / steps after a random start), ``weight`` (of the adversarial
-    loss term; the clean term keeps weight 1)."""
+    loss term; the clean term keeps weight 1), ``target``: what the perturbed pair is trained towards, "label"
+    (the pair's own label) or "clean" (the network's prediction on the clean pair, detached: pure invariance)."""
 
     eps: float = 4 / 255
     steps: int = 2
     weight: float = 1.0
+    target: str = "label"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.eps <= 0.1:
@@ -31,6 +33,8 @@ class AdversarialConfig:
             raise ValueError(f"optim.adversarial.steps must be an integer >= 1; got {self.steps!r}")
         if not self.weight > 0:
             raise ValueError(f"optim.adversarial.weight must be > 0; got {self.weight!r}")
+        if self.target not in ("label", "clean"):
+            raise ValueError(f"optim.adversarial.target must be 'label' or 'clean'; got {self.target!r}")
 
 
 def perturb_pair(

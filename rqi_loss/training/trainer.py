@@ -311,10 +311,11 @@ def _fit(
             loss = F.huber_loss(pred.float(), target, delta=optim.huber_delta)
             if optim.adversarial is not None:
                 pair_loss = lambda p, t: F.huber_loss(p, t, delta=optim.huber_delta)  # noqa: E731
+                goal = target if optim.adversarial.target == "label" else pred.detach().float()
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=optim.bf16):
-                    a_adv, b_adv = perturb_pair(network, a, b, target, pair_loss, optim.adversarial)
+                    a_adv, b_adv = perturb_pair(network, a, b, goal, pair_loss, optim.adversarial)
                     pred_adv = network(a_adv, b_adv)
-                loss = loss + optim.adversarial.weight * pair_loss(pred_adv.float(), target)
+                loss = loss + optim.adversarial.weight * pair_loss(pred_adv.float(), goal)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
