@@ -10,7 +10,6 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -22,7 +21,6 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # reference.py: the authors' network built offline
 
 
 def cpu_name() -> str:
@@ -144,8 +142,7 @@ def random_pair(batch: int, size: int, device: torch.device, seed: int = 0) -> t
 
 def seeded_network(device: torch.device):
     """Our full-size MANIQA-RQI and the authors' MANIQA_RQI with the same seeded random weights."""
-    from reference import build_reference_maniqa
-
+    from rqi_loss.authors import build_reference_maniqa
     from rqi_loss.networks import MANIQARQI, load_network_state
 
     with quiet_timm():

@@ -7,6 +7,7 @@ f(A, B) predicts how much better A looks than B (a MOS difference, antisymmetric
 from __future__ import annotations
 
 from . import functional
+from ._version import __version__
 from .factory import create_network, load_network, prefetch
 from .errors import CheckpointError, ChecksumError, WeightsError
 from .loss import RQILoss
@@ -14,8 +15,6 @@ from .metric import RQIMetric, ScoreProtocol, score
 from .networks import RQINetwork
 from .transforms import PairTransforms
 from .zoo import PretrainedModel, get_model_record, list_models
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CheckpointError",

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from ._version import __version__
 from .errors import CheckpointError
 
 CONFIG_FILE = "config.json"
@@ -129,8 +130,6 @@ def write_folder(
     (``os.replace``), so an interrupted write never leaves a half-written file in ``folder``.
     """
     from safetensors.torch import save_file
-
-    from . import __version__
 
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)

@@ -16,10 +16,9 @@ import tempfile
 import torch
 from torch import nn
 
-sys.path.insert(0, os.path.dirname(__file__))
-from conftest import make_tiny_network  # noqa: E402
+from conftest import make_tiny_network  # the script's own folder, tests/, is on sys.path
 
-from rqi_loss import RQILoss  # noqa: E402
+from rqi_loss import RQILoss
 
 
 class SRWithLoss(nn.Module):

@@ -3,20 +3,12 @@ budget, and the JSON carries the referees for the same images."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("piq", reason="the referees come from piq (test extra)")
 pytest.importorskip("skimage", reason="the photographs come from scikit-image")
 
-PATH = Path(__file__).resolve().parents[1] / "bench" / "gaming.py"
-sys.path.insert(0, str(PATH.parent))  # the bench scripts import their helpers from bench/common.py
-spec = importlib.util.spec_from_file_location("gaming", PATH)
-gaming = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gaming)
+import gaming  # bench/ is on pytest's pythonpath (setup.cfg), as it is on a bench script's own sys.path
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from rqi_loss.convert import main as convert_main
 from test_hub import hf_env, hub, run_client  # noqa: F401  (fixtures)
 
 pytest.importorskip("rqi.models.maniqa", reason="needs the reference package rqi-iqa (test extra)")
-from reference import build_reference_maniqa  # noqa: E402
+from rqi_loss.authors import build_reference_maniqa  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import RQINetwork, at_least_float32, config_from_dict
+from .registry import register_architecture
 
 _EPS = 1e-3  # keeps log-statistics finite for flat regions and identical images
 _YCBCR = ((0.299, 0.587, 0.114), (-0.169, -0.331, 0.5), (0.5, -0.419, -0.081))
@@ -137,6 +138,7 @@ def _structure_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).mean(dim=(2, 3)) / energy
 
 
+@register_architecture
 class CompactRQI(RQINetwork):
     """See the module docstring. ``features`` returns the pyramid bands and their conv responses; ``extract``
     turns them into per-image statistics and the maps the pair statistics need."""

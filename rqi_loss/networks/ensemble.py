@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .base import RQINetwork
+from .registry import build_network, register_architecture
 
 
 def member_config(config: dict[str, Any], member_configs: Sequence[dict[str, Any]] | None, index: int) -> dict[str, Any]:
@@ -24,6 +25,7 @@ def member_config(config: dict[str, Any], member_configs: Sequence[dict[str, Any
     return {**config, **(member_configs[index] if member_configs else {})}
 
 
+@register_architecture
 class RQIEnsemble(RQINetwork):
     """See the module docstring."""
 
@@ -37,8 +39,6 @@ class RQIEnsemble(RQINetwork):
         members: int,
         member_configs: Sequence[dict[str, Any]] | None = None,
     ) -> None:
-        from . import build_network  # the registry imports this module
-
         if not isinstance(members, int) or members < 2:
             raise ValueError(f"members must be an integer of at least 2 (networks averaged); got {members!r}")
         if architecture == self.architecture:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import RQINetwork, at_least_float32, config_from_dict
+from .registry import register_architecture
 from .swin import SwinStage
 from .vit import ViTFeatures
 
@@ -148,6 +149,7 @@ def score_head(width: int, dropout: float, gate: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+@register_architecture
 class MANIQARQI(RQINetwork):
     """MANIQA-RQI network; see the module docstring for the call contract."""
 
