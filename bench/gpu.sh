@@ -5,7 +5,7 @@
 set -uo pipefail
 OUT=${OUT:-gpu_out}/bench
 mkdir -p "$OUT"
-source "$(dirname "$0")/gpu_env.sh"
+source "$(dirname "$0")/../.ci/gpu/env.sh"
 run() { echo "== $*"; timeout ${STEP_TIMEOUT:-150} python3 "$@" 2>&1 | grep --line-buffered -v '^  \|^{$\|^}$\|Warning\|warn(' ; }
 run bench/channel_attention_kernels.py --device cuda --batch 16 --repeats 5 --json "$OUT/channel_attention_bf16.json"
 run bench/flop_utilization.py --device cuda --batches 16 32 --amp bf16 --repeats 5 --json "$OUT/flops_bf16.json"

@@ -4,7 +4,7 @@
 set -uo pipefail
 OUT=${OUT:-gpu_out}
 mkdir -p "$OUT"
-source "$(dirname "$0")/gpu_env.sh" > "$OUT/gpu.txt" 2>&1
+source "$(dirname "$0")/../.ci/gpu/env.sh" > "$OUT/gpu.txt" 2>&1
 python3 -c "import skimage, yaml; print('skimage', skimage.__version__)" >> "$OUT/gpu.txt" 2>&1
 (python3 -c "from rqi_loss.training.synth import make_kadid_synth; make_kadid_synth('/tmp/kadid-synth')" > "$OUT/synth.txt" 2>&1) &
 (cd bench && timeout 200 python3 profile_step.py --device cuda --batch 16 --amp bf16 --repeats 5 --rows 40 --json "$OUT/profile_bf16.json" > "$OUT/profile.txt" 2>&1)

@@ -181,7 +181,12 @@ def test_csv_and_iqa_readers(tmp_path):
         read_csv_table(tmp_path / "k.csv", scene_column="dis_type", image_column="dis_img_path")
 
 
-@pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].glob("examples/train/*.yaml")), ids=lambda p: p.stem)
+COMMITTED_CONFIGS = sorted(Path(__file__).parents[1].glob("examples/train/*.yaml")) + sorted(
+    Path(__file__).parents[1].glob("records/*/configs/*.yaml")
+)
+
+
+@pytest.mark.parametrize("path", COMMITTED_CONFIGS, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
 def test_committed_training_configs_parse_and_build_their_networks(path):
     config = load_config(path)
     for changes in config.member_networks or [{}]:

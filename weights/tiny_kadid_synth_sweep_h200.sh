@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The second and third tiny-kadid-synth sweeps (weights/tiny-kadid-synth/sweep2_h200.json, sweep3_h200.json):
+# The second and third tiny-kadid-synth sweeps (records/tiny-kadid-synth/sweep2_h200.json, sweep3_h200.json):
 # 15 variants of the shipped config side by side on a lent GPU, one process and one CPU thread each.
 #   ROUND=2 bash weights/tiny_kadid_synth_sweep_h200.sh     (ROUND=3 for the third; OUT: where the JSON goes)
 # S1/S2 keep the shipped split (data.split_seed 0) while seed 1/2 change the initialisation and data order.

@@ -6,7 +6,7 @@
 set -uo pipefail
 OUT=${OUT:-gpu_out}
 mkdir -p "$OUT"
-source "$(dirname "$0")/gpu_env.sh" > "$OUT/gpu.txt" 2>&1
+source "$(dirname "$0")/env.sh" > "$OUT/gpu.txt" 2>&1
 cat "$OUT/gpu.txt"
 python3 -m pytest -q -p no:cacheprovider ${CUDA_TESTS:-tests/test_cuda.py tests/test_basicsr.py tests/test_loss.py} 2>&1 \
   | tail -25 | tee "$OUT/pytest.txt"
