@@ -1,4 +1,5 @@
-"""2. Loss step (forward + backward to SR): ours vs the naive approach, with and without checkpoint=True.
+"""2. Loss step (forward + backward to SR): ours vs the naive approach, with and without recompute=True
+(activation checkpointing; reported under the key ``ours_checkpoint``).
 
     python bench/loss_step.py [--device cpu|cuda] [--batches 1 4 8] [--amp bf16] [--repeats 2] [--json out.json]
 
@@ -40,7 +41,7 @@ def main() -> None:
     theirs.requires_grad_(True)
     losses = {
         "ours": RQILoss(ours, crop="center", amp=args.amp),
-        "ours_checkpoint": RQILoss(ours, crop="center", amp=args.amp, checkpoint=True),
+        "ours_checkpoint": RQILoss(ours, crop="center", amp=args.amp, recompute=True),
     }
     rows = []
     for batch in args.batches:

@@ -24,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     ours, _ = seeded_network(device)
-    loss = RQILoss(ours, crop="grid", amp=args.amp, checkpoint=args.checkpoint)
+    loss = RQILoss(ours, crop="grid", amp=args.amp, recompute=args.checkpoint)
     rows = []
     for size in args.sizes:
         for batch in args.batches:

@@ -40,7 +40,7 @@ def summarize(folder: Path) -> list[str]:
             amp = step.get("amp") or "fp32"
             lines.append(
                 f"| loss step vs naive, {amp}, batch {row['batch']}: time / peak memory | "
-                f"{row['time_ratio']['ours']:.2f}x / {row['memory_ratio']['ours']:.2f}x; with checkpoint=True "
+                f"{row['time_ratio']['ours']:.2f}x / {row['memory_ratio']['ours']:.2f}x; with recompute=True "
                 f"{row['time_ratio']['ours_checkpoint']:.2f}x / {row['memory_ratio']['ours_checkpoint']:.2f}x |"
             )
     for name in ("vs_perceptual", "vs_perceptual_bf16"):

@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint as recompute_in_backward
 
 from .crops import CROP_MODES, crop_offsets, resize_to_min_side, take_crops
+from .deprecation import renamed_keyword
 from .networks.base import at_least_float32, split_features
 from .inputs import check_image_pair, check_pair_values, warn_sr_outside
 from .transforms import PairTransforms, as_transforms, rescale_pair, transform_crops
@@ -57,14 +58,14 @@ def _input_size(network: nn.Module) -> int:
     return size
 
 
-def _extract_both(network: nn.Module, sr: torch.Tensor, gt: torch.Tensor, checkpoint: bool):
+def _extract_both(network: nn.Module, sr: torch.Tensor, gt: torch.Tensor, recompute: bool):
     """Features of the sr and gt crops. Without a gradient to compute, both go through the backbone in one
-    call; otherwise the gt call builds no graph, and ``checkpoint`` recomputes the sr activations in backward
+    call; otherwise the gt call builds no graph, and ``recompute`` recomputes the sr activations in backward
     instead of storing them."""
     if not (torch.is_grad_enabled() and sr.requires_grad):
         both = network.extract(torch.cat((sr, gt)))
         return split_features(both, sr.shape[0])
-    if checkpoint:
+    if recompute:
         features_sr = recompute_in_backward(network.extract, sr, use_reentrant=False, preserve_rng_state=False)
     else:
         features_sr = network.extract(sr)
@@ -74,11 +75,11 @@ def _extract_both(network: nn.Module, sr: torch.Tensor, gt: torch.Tensor, checkp
 
 
 def pair_scores(
-    network: nn.Module, sr: torch.Tensor, gt: torch.Tensor, antisymmetric: bool, checkpoint: bool = False
+    network: nn.Module, sr: torch.Tensor, gt: torch.Tensor, antisymmetric: bool, recompute: bool = False
 ) -> torch.Tensor:
     """(M,) scores of crop pairs; the gt side never builds an autograd graph."""
     if hasattr(network, "extract") and hasattr(network, "compare"):
-        features_sr, features_gt = _extract_both(network, sr, gt, checkpoint)
+        features_sr, features_gt = _extract_both(network, sr, gt, recompute)
         scores = network.compare(features_sr, features_gt)
         if antisymmetric:
             scores = 0.5 * (scores - network.compare(features_gt, features_sr))
@@ -100,8 +101,9 @@ def rqi_score(
     antisymmetric: bool = False,
     generator: torch.Generator | None = None,
     check_inputs: bool = True,
-    checkpoint: bool = False,
+    recompute: bool = False,
     transforms: bool | PairTransforms | dict | None = None,
+    checkpoint: bool | None = None,
 ) -> torch.Tensor:
     """Per-image relative quality f(sr, gt), averaged over aligned crops at the network's input size.
 
@@ -114,15 +116,17 @@ def rqi_score(
         antisymmetric: return 0.5 * (f(sr, gt) - f(gt, sr)), so that swapping the inputs flips the sign exactly.
         check_inputs: apply the value policy (one host-device sync): NaN/Inf, a gt in [0, 255] or [-1, 1], or an
             sr 255x the scale of gt raise a ValueError; an sr far outside [0, 1] is scored with a warning.
-        checkpoint: recompute the sr backbone activations in backward instead of storing them (activation
+        recompute: recompute the sr backbone activations in backward instead of storing them (activation
             checkpointing: less memory, one more backbone forward; same values and gradients).
         transforms: True (the default ensemble), a :class:`rqi_loss.PairTransforms` or a mapping of its fields:
             random transformations drawn from ``generator`` and applied to both images alike (a defence
             against judge hacking); None/False: off.
+        checkpoint: deprecated name of ``recompute`` (DeprecationWarning; removed in 0.3.0).
 
     Returns:
         (N,) float32 scores; differentiable with respect to ``sr`` only.
     """
+    recompute = renamed_keyword("checkpoint", "recompute", checkpoint, recompute)
     check_crop_options(crop, num_crops)
     sr, gt = check_pair_placement(sr, gt, network)
     if check_inputs and check_pair_values(sr, gt).sr_outside:
@@ -137,7 +141,7 @@ def rqi_score(
     crops_sr, crops_gt = take_crops(sr, offsets, size), take_crops(gt, offsets, size)
     if spec is not None:
         crops_sr, crops_gt = transform_crops(crops_sr, crops_gt, spec, generator)
-    scores = pair_scores(network, crops_sr, crops_gt, antisymmetric, checkpoint)
+    scores = pair_scores(network, crops_sr, crops_gt, antisymmetric, recompute)
     return at_least_float32(scores).view(n, offsets.shape[1]).mean(dim=1)
 
 

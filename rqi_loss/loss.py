@@ -9,11 +9,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .factory import create_network, frozen_network
 from .amp import check_amp, judge_autocast
+from .deprecation import renamed_keyword
+from .factory import create_network, frozen_network
 from .functional import check_crop_options, check_pair_placement, check_reduction, rqi_loss
-from .judge import FrozenJudge
 from .inputs import check_pair_values, warn_sr_outside
+from .judge import FrozenJudge
 from .networks.base import at_least_float32
 from .transforms import PairTransforms, as_transforms
 
@@ -38,11 +39,12 @@ class RQILoss(FrozenJudge):
             (an unclamped generator output) is scored as it is, with one warning per loss object.
         amp: None (fp32) | "bf16" | "fp16" | "auto": autocast for the network's forward and backward ("auto":
             bf16 where the GPU supports it, else fp16; fp32 on CPU). The returned loss is float32.
-        checkpoint: recompute the SR backbone activations in backward instead of storing them (less memory,
-            one more backbone forward per step; same values and gradients).
+        recompute: recompute the SR backbone activations in backward instead of storing them (activation
+            checkpointing: less memory, one more backbone forward per step; same values and gradients).
         transforms: a defence against judge hacking: True applies a fresh random transformation to both images
             alike at each call (:data:`rqi_loss.transforms.DEFAULT_TRANSFORMS`), drawn from the private
             generator; or a :class:`rqi_loss.PairTransforms` / a mapping of its fields; False: off.
+        checkpoint: deprecated name of ``recompute`` (DeprecationWarning; removed in 0.3.0).
 
     Shapes: ``sr``, ``gt`` (N, 3, H, W), gt in [0, 1], sr any finite values, H, W >= the network's input size
     (224); optional ``weight`` (N,). Returns a 0-dim float32 tensor ("mean"/"sum") or (N,) ("none").
@@ -65,8 +67,9 @@ class RQILoss(FrozenJudge):
         checkpoint_path: str | os.PathLike | None = None,
         check_inputs: bool = True,
         amp: str | None = None,
-        checkpoint: bool = False,
+        recompute: bool = False,
         transforms: bool | PairTransforms | dict = False,
+        checkpoint: bool | None = None,
     ) -> None:
         if isinstance(loss_weight, bool) or not isinstance(loss_weight, (int, float)) or not math.isfinite(loss_weight) or loss_weight < 0:
             raise ValueError(
@@ -82,7 +85,7 @@ class RQILoss(FrozenJudge):
         self.antisymmetric = antisymmetric
         self.check_inputs = check_inputs
         self._warned_sr_outside = False
-        self.checkpoint = bool(checkpoint)
+        self.recompute = bool(renamed_keyword("checkpoint", "recompute", checkpoint, recompute))
         check_amp(amp)
         self.amp = amp
         self.transforms = as_transforms(transforms)
@@ -91,6 +94,11 @@ class RQILoss(FrozenJudge):
             self.generator.seed()
         else:
             self.generator.manual_seed(int(seed))
+
+    @property
+    def checkpoint(self) -> bool:
+        """Deprecated name of :attr:`recompute` (removed in 0.3.0)."""
+        return renamed_keyword("checkpoint", "recompute", self.recompute, False)
 
     @classmethod
     def from_pretrained(cls, repo_id: str, *, revision: str | None = None, **kwargs) -> "RQILoss":
@@ -125,7 +133,7 @@ class RQILoss(FrozenJudge):
                 antisymmetric=self.antisymmetric,
                 generator=self.generator,
                 check_inputs=False,  # checked above, so that the range warning comes once per loss object
-                checkpoint=self.checkpoint,
+                recompute=self.recompute,
                 transforms=self.transforms,
             )
         return at_least_float32(value)
@@ -134,5 +142,5 @@ class RQILoss(FrozenJudge):
         return (
             f"{super().extra_repr()}, loss_weight={self.loss_weight}, reduction={self.reduction!r}, crop={self.crop!r}, "
             f"num_crops={self.num_crops}, antisymmetric={self.antisymmetric}, amp={self.amp!r}, "
-            f"checkpoint={self.checkpoint}, transforms={self.transforms}"
+            f"recompute={self.recompute}, transforms={self.transforms}"
         )

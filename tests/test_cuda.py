@@ -140,7 +140,7 @@ def test_checkpoint_on_cuda_same_gradients_less_memory(full_network):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()
-        value, grad = _loss_and_grad(RQILoss(full_network, crop="center", checkpoint=checkpoint, amp="bf16"), sr, gt)
+        value, grad = _loss_and_grad(RQILoss(full_network, crop="center", recompute=checkpoint, amp="bf16"), sr, gt)
         results[checkpoint] = value, grad, torch.cuda.max_memory_allocated() - before
     torch.testing.assert_close(results[True][0], results[False][0], rtol=1e-3, atol=1e-4)
     cosine = torch.nn.functional.cosine_similarity(results[True][1].flatten(), results[False][1].flatten(), dim=0)

@@ -189,3 +189,28 @@ def test_bf16_autocast_on_cpu_returns_float32(tiny_network, image_pair):
         RQILoss(tiny_network, amp="fp16")(*image_pair)
     auto = RQILoss(tiny_network, crop="center", amp="auto")(*image_pair)  # fp32 on the CPU
     torch.testing.assert_close(auto, RQILoss(tiny_network, crop="center")(*image_pair))
+
+
+def test_deprecated_checkpoint_keyword_still_recomputes(tiny_network, image_pair):
+    sr, gt = image_pair
+    with pytest.warns(DeprecationWarning, match=r"checkpoint= is deprecated.*use recompute="):
+        old = RQILoss(tiny_network, crop="center", checkpoint=True)
+    assert old.recompute is True
+    with pytest.warns(DeprecationWarning, match="recompute="):
+        assert old.checkpoint is True
+    new = RQILoss(tiny_network, crop="center", recompute=True)
+    torch.testing.assert_close(old(sr, gt), new(sr, gt))
+    with pytest.warns(DeprecationWarning, match="recompute="):
+        value = rqi_score(sr, gt, tiny_network, crop="center", checkpoint=True)
+    torch.testing.assert_close(value, rqi_score(sr, gt, tiny_network, crop="center", recompute=True))
+    with pytest.raises(TypeError, match="give recompute= only"), pytest.warns(DeprecationWarning):
+        RQILoss(tiny_network, checkpoint=True, recompute=True)
+
+
+def test_deprecated_checkpoint_yaml_key_still_works(tiny_network):
+    pytest.importorskip("basicsr", reason="the YAML loss classes need basicsr (test extra)")
+    from rqi_loss.basicsr.losses import RQILoss as YamlRQILoss
+
+    with pytest.warns(DeprecationWarning, match="recompute="):
+        assert YamlRQILoss(model=tiny_network, checkpoint=True).recompute is True
+    assert YamlRQILoss(model=tiny_network, recompute=True).recompute is True

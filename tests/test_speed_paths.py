@@ -24,7 +24,7 @@ def test_checkpoint_gives_the_same_values_and_gradients(tiny_network, image_pair
     network = tiny_network if network_name == "tiny_maniqa" else CompactRQI(input_size=32, levels=3).eval()
     sr, gt = image_pair
     plain = _loss_and_grad(RQILoss(network, crop="grid"), sr, gt)
-    recomputed = _loss_and_grad(RQILoss(network, crop="grid", checkpoint=True), sr, gt)
+    recomputed = _loss_and_grad(RQILoss(network, crop="grid", recompute=True), sr, gt)
     torch.testing.assert_close(recomputed[0], plain[0], rtol=0, atol=1e-6)
     torch.testing.assert_close(recomputed[1], plain[1], rtol=1e-5, atol=1e-8)
     assert all(p.grad is None for p in network.parameters())
