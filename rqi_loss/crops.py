@@ -1,6 +1,8 @@
 """Aligned crops of (sr, gt) pairs at the network's input size: random, grid (full cover) and center.
 
-Crop positions are (N, K, 2) int64 top-left offsets on the CPU; the same offsets cut both images.
+Crop positions are (..., 2) int64 top-left (row, col) offsets on the CPU; the same offsets cut both images.
+Every random position in the package (the loss's crops, the metric's multi-scale protocol) is drawn by
+:func:`random_offsets`.
 """
 
 from __future__ import annotations
@@ -23,14 +25,22 @@ def grid_starts(length: int, size: int) -> list[int]:
     return [round(i * step) for i in range(count)]
 
 
+def random_offsets(
+    shape: tuple[int, ...], height: int, width: int, size: int, generator: torch.Generator | None
+) -> torch.Tensor:
+    """(*shape, 2) int64 top-left (row, col) offsets of ``size`` crops in an (H, W) image, uniform over the
+    valid positions: all rows are drawn from ``generator``, then all columns."""
+    rows = torch.randint(0, height - size + 1, shape, generator=generator)
+    cols = torch.randint(0, width - size + 1, shape, generator=generator)
+    return torch.stack((rows, cols), dim=-1)
+
+
 def crop_offsets(
     n: int, height: int, width: int, size: int, mode: str, num_crops: int, generator: torch.Generator | None
 ) -> torch.Tensor:
     """(N, K, 2) top-left (row, col) offsets of K aligned crops of ``size`` in an (H, W) image."""
     if mode == "random":
-        rows = torch.randint(0, height - size + 1, (n, num_crops), generator=generator)
-        cols = torch.randint(0, width - size + 1, (n, num_crops), generator=generator)
-        return torch.stack((rows, cols), dim=-1)
+        return random_offsets((n, num_crops), height, width, size, generator)
     if mode == "grid":
         cells = [(r, c) for r in grid_starts(height, size) for c in grid_starts(width, size)]
         return torch.tensor(cells, dtype=torch.int64).unsqueeze(0).expand(n, -1, -1)

@@ -51,15 +51,15 @@ def _record_weights(
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint_path {str(path)!r} does not exist")
         return read_state_file(path), str(path)
-    if record.checkpoint_format == "package_folder":
-        path = Path(__file__).parent / record.filename / WEIGHTS_FILE
+    if record.source == "package":
+        path = Path(__file__).parent / record.package_folder / WEIGHTS_FILE
         if not path.is_file():
             raise WeightsError(
                 f"model {record.name!r}: package data {path} is missing; reinstall rqi_loss (the file ships in the wheel)"
             )
         if record.sha256 is not None and file_sha256(path) != record.sha256:
             raise ChecksumError(f"model {record.name!r}: package data {path} does not match its sha256; reinstall rqi_loss")
-        return read_state_file(path), f"package data {record.filename}"
+        return read_state_file(path), f"package data {record.package_folder}"
     path = hub_file(record.name, record.repo_id, record.filename, record.revision, record.sha256)
     return read_state_file(path), f"{record.repo_id}@{record.revision}/{record.filename}"
 
@@ -87,7 +87,7 @@ def prefetch(name: str) -> None:
         rank_zero_first(lambda: _hub_folder(name))
         return
     record = get_model_record(name)
-    if record.checkpoint_format != "package_folder":
+    if record.source == "hub":
         rank_zero_first(lambda: hub_file(record.name, record.repo_id, record.filename, record.revision, record.sha256))
 
 

@@ -1,4 +1,5 @@
-"""``FrozenJudge``: the base of modules that hold a frozen RQI network (the loss and the metric).
+"""``FrozenJudge``: the base of modules that hold a frozen RQI network (the loss and the metric): it builds the
+judge (a zoo name or a given module), freezes it, and keeps the mixed-precision setting for its forward.
 
 The network is held outside the module tree: it is moved and cast with its holder (``.to``, ``.cuda``,
 ``.half``), but it is not one of the holder's submodules, so it is never part of a state dict (it is rebuilt
@@ -10,8 +11,13 @@ all-reduces it, FSDP does not shard it, optimisers never see it), and an outer `
 from __future__ import annotations
 
 import logging
+import os
 
+import torch
 from torch import nn
+
+from .amp import check_amp, judge_autocast
+from .factory import frozen_network
 
 logger = logging.getLogger(__name__)
 
@@ -19,17 +25,37 @@ JUDGE_PREFIX = "network."  # where rqi_loss 0.1.0 saved the judge inside its hol
 
 
 class FrozenJudge(nn.Module):
-    """Holds ``network`` (frozen, eval mode) outside the module tree; see the module docstring."""
+    """Holds the judge (frozen, eval mode) outside the module tree; see the module docstring.
 
-    def __init__(self, network: nn.Module) -> None:
+    Args:
+        model: a zoo name or ``"hf-hub:org/repo"`` (built by :func:`rqi_loss.create_network` with ``pretrained``
+            and ``checkpoint_path``), or an ``nn.Module`` following the network contract.
+        amp: None (fp32) | "bf16" | "fp16" | "auto": autocast for the judge (:meth:`judge_autocast`).
+    """
+
+    def __init__(
+        self,
+        model: str | nn.Module,
+        *,
+        pretrained: bool = True,
+        checkpoint_path: str | os.PathLike | None = None,
+        amp: str | None = None,
+    ) -> None:
+        check_amp(amp)  # options are checked before any weights are loaded
         super().__init__()
-        object.__setattr__(self, "_judge", network.requires_grad_(False).eval())
+        network = frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
+        object.__setattr__(self, "_judge", network)
+        self.amp = amp
         self._register_load_state_dict_pre_hook(_drop_saved_judge, with_module=True)
 
     @property
     def network(self) -> nn.Module:
         """The frozen judge network."""
         return self._judge
+
+    def judge_autocast(self, device: torch.device):
+        """The autocast context of the judge's forward and backward on ``device`` for this module's ``amp``."""
+        return judge_autocast(self.amp, device)
 
     def _apply(self, fn, recurse: bool = True):
         super()._apply(fn, recurse)

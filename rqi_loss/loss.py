@@ -9,9 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .amp import check_amp, judge_autocast
 from .deprecation import renamed_keyword
-from .factory import create_network, frozen_network
+from .factory import create_network
 from .functional import check_crop_options, check_pair_placement, check_reduction, rqi_loss
 from .inputs import check_pair_values, warn_sr_outside
 from .judge import FrozenJudge
@@ -77,7 +76,7 @@ class RQILoss(FrozenJudge):
             )
         check_reduction(reduction)
         check_crop_options(crop, num_crops)
-        super().__init__(frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path))
+        super().__init__(model, pretrained=pretrained, checkpoint_path=checkpoint_path, amp=amp)
         self.loss_weight = float(loss_weight)
         self.reduction = reduction
         self.crop = crop
@@ -86,8 +85,6 @@ class RQILoss(FrozenJudge):
         self.check_inputs = check_inputs
         self._warned_sr_outside = False
         self.recompute = bool(renamed_keyword("checkpoint", "recompute", checkpoint, recompute))
-        check_amp(amp)
-        self.amp = amp
         self.transforms = as_transforms(transforms)
         self.generator = torch.Generator()
         if seed is None:
@@ -120,7 +117,7 @@ class RQILoss(FrozenJudge):
             if seen.sr_outside and not self._warned_sr_outside:
                 self._warned_sr_outside = True
                 warn_sr_outside(stacklevel=5)  # past nn.Module.__call__ to the caller
-        with judge_autocast(self.amp, device):
+        with self.judge_autocast(device):
             value = rqi_loss(
                 sr,
                 gt,

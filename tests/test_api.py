@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import rqi_loss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,3 +52,16 @@ def test_readme_test_command_is_what_ci_runs():
     block = re.search(r"Run the tests.*?```bash\n(.+?)\n```", readme, re.S)
     assert block, "README lost its test command"
     assert block.group(1).strip() in (ROOT / ".ci" / "run").read_text()
+
+
+def test_zoo_records_say_where_their_weights_come_from():
+    from rqi_loss.zoo import PretrainedModel
+
+    assert {rqi_loss.get_model_record(name).source for name in rqi_loss.list_models()} == {"hub", "package"}
+    common = dict(name="x", description="", architecture="rqi_cnn", config={}, license="", citation="")
+    with pytest.raises(ValueError, match="a Hub record needs repo_id, filename and revision"):
+        PretrainedModel(**common, checkpoint_format="state_dict_pickle", repo_id="org/r")
+    with pytest.raises(ValueError, match="a package record names its package_folder and no Hub fields"):
+        PretrainedModel(**common, checkpoint_format="hub_folder", source="package", package_folder="p", repo_id="org/r")
+    with pytest.raises(ValueError, match="source must be one of"):
+        PretrainedModel(**common, checkpoint_format="hub_folder", source="disk")

@@ -208,7 +208,7 @@ def test_deprecated_checkpoint_keyword_still_recomputes(tiny_network, image_pair
 
 
 def test_deprecated_checkpoint_yaml_key_still_works(tiny_network):
-    pytest.importorskip("basicsr", reason="the YAML loss classes need basicsr (test extra)")
+    pytest.importorskip("rqi_loss.basicsr", reason="the YAML loss classes need basicsr (test extra)")
     from rqi_loss.basicsr.losses import RQILoss as YamlRQILoss
 
     with pytest.warns(DeprecationWarning, match="recompute="):

@@ -245,7 +245,7 @@ def test_max_pixels_option(folders):
 
 
 def test_interrupted_run_exits_1_and_writes_what_it_has(folders, monkeypatch):
-    from rqi_loss.metric.metric import RQIMetric
+    from rqi_loss.metric.rqi_metric import RQIMetric
 
     real_forward, calls = RQIMetric.forward, []
 

@@ -63,7 +63,7 @@ def _jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
 
 def test_is_registered_and_loads_offline(network):
     record = get_model_record("tiny-kadid-synth")
-    assert record.checkpoint_format == "package_folder" and record.sha256
+    assert record.source == "package" and record.checkpoint_format == "hub_folder" and record.sha256
     assert network.architecture == "rqi_ensemble" and network.input_size == 128
     assert [member.architecture for member in network.members] == ["rqi_cnn", "rqi_cnn"]
     assert [member.config.get("spectrum_channels", 0) for member in network.members] == [0, 1]

@@ -25,7 +25,7 @@ from rqi_loss.training import (
     split_groups,
     train,
 )
-from rqi_loss.training.metrics import sign_accuracy, srcc
+from rqi_loss.training.correlation import sign_accuracy, srcc
 from rqi_loss.training.pairs import absolute_labels
 from rqi_loss.training.synth import SynthSpec, make_kadid_synth
 

@@ -16,7 +16,7 @@ def main() -> None:
     api = HfApi()
     for name in list_models():
         record = get_model_record(name)
-        if record.checkpoint_format == "package_folder":
+        if record.source == "package":
             continue
         info = api.model_info(record.repo_id, revision=record.revision, files_metadata=True)
         files = {s.rfilename: s for s in info.siblings or []}

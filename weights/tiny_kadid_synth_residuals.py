@@ -29,7 +29,7 @@ import torch
 from rqi_loss import create_network, load_network
 from rqi_loss.images import read_image
 from rqi_loss.training import load_config
-from rqi_loss.training.metrics import sign_accuracy, srcc
+from rqi_loss.training.correlation import sign_accuracy, srcc
 from rqi_loss.training.trainer import synth_table
 
 ROOT = Path(__file__).resolve().parents[1]

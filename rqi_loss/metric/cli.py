@@ -17,7 +17,7 @@ import torch
 
 from ..amp import AMP_MODES
 from ..images import DEFAULT_MAX_PIXELS, ImageReadError, read_image
-from .metric import RQIMetric
+from .rqi_metric import RQIMetric
 from .pairing import MethodPairs, PairingError, collect_images, match_method, method_names
 from .protocol import PROTOCOLS
 from .report import OUTPUT_SUFFIXES, ScoreReport

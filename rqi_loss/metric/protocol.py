@@ -70,12 +70,3 @@ def scale_sizes(height: int, width: int, crop_size: int, protocol: ScoreProtocol
 def downscale(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """(N, C, H, W) -> (N, C, *size), bilinear without antialiasing (as the authors' protocol)."""
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-
-
-def random_crop_positions(
-    count: int, height: int, width: int, crop_size: int, generator: torch.Generator
-) -> torch.Tensor:
-    """(count, 2) int64 top-left (row, col) offsets, uniform over the valid positions."""
-    rows = torch.randint(0, height - crop_size + 1, (count,), generator=generator)
-    cols = torch.randint(0, width - crop_size + 1, (count,), generator=generator)
-    return torch.stack((rows, cols), dim=1)

@@ -9,7 +9,7 @@ import torch
 
 from ..networks.base import map_features
 from .dataset import ImageCache, centre_crop, check_same_size
-from .metrics import plcc, sign_accuracy, srcc
+from .correlation import plcc, sign_accuracy, srcc
 from .pairs import reference_pairs
 from .tables import ImageRow
 

@@ -9,14 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..amp import check_amp, judge_autocast
-from ..crops import resize_to_min_side, take_crops
-from ..factory import frozen_network
+from ..crops import random_offsets, resize_to_min_side, take_crops
 from ..functional import pair_scores
 from ..inputs import check_image_pair
 from ..judge import FrozenJudge
 from ..networks.base import at_least_float32
-from .protocol import ScoreProtocol, downscale, get_protocol, random_crop_positions, scale_sizes
+from .protocol import ScoreProtocol, downscale, get_protocol, scale_sizes
 
 
 class RQIMetric(FrozenJudge):
@@ -61,16 +59,14 @@ class RQIMetric(FrozenJudge):
             raise ValueError(f"batch_size must be an integer >= 1 (crop pairs per network call); got {batch_size!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an integer; got {seed!r}")
-        check_amp(amp)
         checked_protocol = get_protocol(protocol)  # options are checked before any weights are loaded
-        super().__init__(frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path))
+        super().__init__(model, pretrained=pretrained, checkpoint_path=checkpoint_path, amp=amp)
         self.protocol = checked_protocol
         if device is not None:
             self.network.to(device)
         self.crop_size = self.protocol.crop_size or int(self.network.input_size)
         self.seed = seed
         self.batch_size = batch_size
-        self.amp = amp
         self.resize_sr = resize_sr
 
     @property
@@ -111,7 +107,7 @@ class RQIMetric(FrozenJudge):
             if index:
                 sr, gt = downscale(sr, size), downscale(gt, size)
             if crop_positions is None:
-                cells = random_crop_positions(self.protocol.crops_per_scale[index], *size, self.crop_size, generator)
+                cells = random_offsets((self.protocol.crops_per_scale[index],), *size, self.crop_size, generator)
             else:
                 cells = torch.as_tensor(crop_positions[index], dtype=torch.int64).reshape(-1, 2)
             total += self._crop_scores(sr, gt, cells).sum(dim=1)
@@ -126,7 +122,7 @@ class RQIMetric(FrozenJudge):
         crops_sr = take_crops(sr, offsets, self.crop_size)
         crops_gt = take_crops(gt, offsets, self.crop_size)
         scores = []
-        with judge_autocast(self.amp, sr.device):
+        with self.judge_autocast(sr.device):
             for start in range(0, n * k, self.batch_size):
                 stop = start + self.batch_size
                 chunk = pair_scores(self.network, crops_sr[start:stop], crops_gt[start:stop], antisymmetric=False)
