@@ -24,7 +24,8 @@ from rqi_loss.networks import CompactRQI
 from rqi_loss.training import dense_pairs, load_config, reference_pairs
 from rqi_loss.training.dataset import ImageCache, PairDataset
 from rqi_loss.training.evaluation import predict_pairs
-from rqi_loss.training.trainer import dense_validation_pairs, load_rows, train_val_split
+from rqi_loss.training.pairs import dense_validation_pairs
+from rqi_loss.training.rows import load_rows, train_val_split
 
 
 @torch.no_grad()

@@ -78,7 +78,7 @@ def _split_config(**data):
 
 
 def test_split_seed_keeps_the_split_while_the_seed_changes():
-    from rqi_loss.training.trainer import train_val_split
+    from rqi_loss.training.rows import train_val_split
 
     rows = _rows(scenes=10, per_scene=2, groups=[f"g{s // 2}" for s in range(10)])
     assert train_val_split(_split_config(), rows) == split_groups(rows, val_fraction=0.2, seed=5)
@@ -88,7 +88,7 @@ def test_split_seed_keeps_the_split_while_the_seed_changes():
 
 
 def test_train_exclude_groups_drops_training_groups_but_keeps_the_split():
-    from rqi_loss.training.trainer import train_val_split
+    from rqi_loss.training.rows import train_val_split
 
     rows = _rows(scenes=10, per_scene=2, groups=[f"g{s // 2}" for s in range(10)])
     train, val = train_val_split(_split_config(), rows)
@@ -140,8 +140,6 @@ def test_training_uses_the_configured_huber_delta(tmp_path, monkeypatch):
     a different delta gives a different training run."""
     import torch.nn.functional as F
 
-    from rqi_loss.training import trainer
-
     table = _tiny_dataset(tmp_path)
     real_huber, seen = F.huber_loss, []
 
@@ -149,7 +147,7 @@ def test_training_uses_the_configured_huber_delta(tmp_path, monkeypatch):
         seen.append(kwargs.get("delta", args[1] if len(args) > 1 else 1.0))
         return real_huber(input, target, *args, **kwargs)
 
-    monkeypatch.setattr(trainer.F, "huber_loss", recording_huber)
+    monkeypatch.setattr(F, "huber_loss", recording_huber)
     weights = {}
     for delta in (0.05, 0.3):
         seen.clear()

@@ -22,7 +22,8 @@ from rqi_loss import create_network, load_network
 from rqi_loss.training import dense_pairs, load_config
 from rqi_loss.training.dataset import ImageCache
 from rqi_loss.training.evaluation import validation_metrics
-from rqi_loss.training.trainer import dense_validation_pairs, load_rows, train_val_split
+from rqi_loss.training.pairs import dense_validation_pairs
+from rqi_loss.training.rows import load_rows, train_val_split
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -30,7 +30,7 @@ from rqi_loss import create_network, load_network
 from rqi_loss.images import read_image
 from rqi_loss.training import load_config
 from rqi_loss.training.correlation import sign_accuracy, srcc
-from rqi_loss.training.trainer import synth_table
+from rqi_loss.training.rows import synth_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ import yaml
 
 from rqi_loss.training import train
 from rqi_loss.training.config import parse_config
-from rqi_loss.training.trainer import load_rows
+from rqi_loss.training.rows import load_rows
 
 
 def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -1,29 +1,18 @@
-"""Scene split and pair construction: dense relative pairs (RQI) and (distorted, reference) pairs (traditional)."""
+"""Pairs of a run: dense relative pairs (RQI) or (distorted, reference) pairs (traditional), their labels, the
+held-out pairs validation scores, and the order in which an epoch visits the training pairs."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
 from .tables import ImageRow, TrainingDataError
 
-
-def split_groups(
-    rows: Sequence[ImageRow], *, val_fraction: float = 0.2, seed: int = 0
-) -> tuple[list[ImageRow], list[ImageRow]]:
-    """Split rows by ``group`` (seeded): no group appears on both sides. Returns (train, val)."""
-    if not 0 < val_fraction < 1:
-        raise TrainingDataError(f"val_fraction must be in (0, 1); got {val_fraction}")
-    groups = sorted({row.group for row in rows})
-    if len(groups) < 2:
-        raise TrainingDataError(f"need at least 2 groups to split; got {groups}")
-    order = np.random.default_rng(seed).permutation(len(groups))
-    n_val = min(len(groups) - 1, max(1, round(val_fraction * len(groups))))
-    val_groups = {groups[i] for i in order[:n_val]}
-    return [r for r in rows if r.group not in val_groups], [r for r in rows if r.group in val_groups]
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 
 def dense_pairs(rows: Sequence[ImageRow]) -> torch.Tensor:
@@ -70,3 +59,42 @@ def reference_pairs(rows: Sequence[ImageRow]) -> tuple[torch.Tensor, list[ImageR
     if not pairs:
         raise TrainingDataError("the traditional recipe needs rows with a reference image (reference column / iqa table)")
     return torch.tensor(pairs), rows
+
+
+def recipe_pairs(
+    config: TrainConfig, rows: list[ImageRow], mos_range: tuple[float, float]
+) -> tuple[list[ImageRow], torch.Tensor, torch.Tensor]:
+    """(rows the pairs index, (P, 2) pairs, (P,) labels) of ``config.recipe``: dense relative pairs with MOS
+    differences (rqi), or (distorted, reference) pairs with absolute MOS (traditional)."""
+    if config.recipe == "rqi":
+        pairs = dense_pairs(rows)
+        return rows, pairs, relative_labels(rows, pairs, mos_range)
+    pairs, extended = reference_pairs(rows)
+    return extended, pairs, absolute_labels(extended, pairs[:, 0], mos_range)
+
+
+def dense_validation_pairs(
+    config: TrainConfig, val_rows: list[ImageRow], mos_range: tuple[float, float], count: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """((P, 2) pairs, (P,) labels): the held-out dense pairs validation scores, a seeded sample of ``count``
+    (default ``optim.val_pairs``) when there are more."""
+    pairs = dense_pairs(val_rows)
+    count = config.optim.val_pairs if count is None else count
+    return subsample_pairs(pairs, relative_labels(val_rows, pairs, mos_range), count, config.seed + 2)
+
+
+def subsample_pairs(
+    pairs: torch.Tensor, labels: torch.Tensor, count: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded sample of ``count`` (pairs, labels), or all of them when there are no more."""
+    if len(pairs) <= count:
+        return pairs, labels
+    keep = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))[:count]
+    return pairs[keep], labels[keep]
+
+
+def epoch_order(available: int, needed: int, seed: int) -> torch.Tensor:
+    """``needed`` pair indices: shuffled passes over all ``available`` pairs, as many as it takes."""
+    g = torch.Generator().manual_seed(seed)
+    passes = [torch.randperm(available, generator=g) for _ in range(-(-needed // available))]
+    return torch.cat(passes)[:needed]

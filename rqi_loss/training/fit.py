@@ -1,0 +1,139 @@
+"""The fit loop of one network: AdamW with warm-up and cosine decay, Huber loss on the recipe's pairs, an
+optional adversarial term, optional weight averaging (EMA), and the weights of the best validation epoch."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
+
+from ..networks import build_network, load_network_state
+from .adversarial import perturb_pair
+from .config import OptimConfig, TrainConfig
+from .dataset import ImageCache, PairDataset
+from .pairs import epoch_order, recipe_pairs
+from .tables import ImageRow
+from .validation import Validator
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MemberRun:
+    """One trained network: its seed, best weights (CPU), best validation record and per-epoch history."""
+
+    seed: int
+    state: dict[str, torch.Tensor]
+    best: dict[str, Any]
+    history: list[dict[str, float]]
+
+
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    """Learning-rate multiplier at ``step``: linear warm-up over ``warmup`` steps, then cosine decay to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+def member_network(
+    config: TrainConfig, network_config: dict[str, Any], initial_state: dict[str, torch.Tensor] | None
+) -> torch.nn.Module:
+    """A new network of ``config.architecture`` with ``network_config``: random (from the current torch seed),
+    or ``initial_state`` loaded strictly (``init_from``)."""
+    network = build_network(config.architecture, network_config)
+    if initial_state is not None:
+        load_network_state(network, initial_state, source=f"init_from {config.init_from}")
+    return network
+
+
+def optimizer_and_schedule(network: torch.nn.Module, optim: OptimConfig, total_steps: int):
+    """AdamW over the network's parameters and its per-step warm-up + cosine schedule (:func:`lr_factor`)."""
+    optimizer = torch.optim.AdamW(network.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, optim.warmup_steps, total_steps))
+    return optimizer, scheduler
+
+
+def fit(
+    config: TrainConfig,
+    seed: int,
+    network_config: dict[str, Any],
+    train_rows: list[ImageRow],
+    mos_range: tuple[float, float],
+    validate: Validator,
+    cache: ImageCache,
+    device: torch.device,
+    progress: bool,
+    initial_state: dict[str, torch.Tensor] | None = None,
+) -> MemberRun:
+    """Train one network (``network_config``) with ``seed``; keep the weights of the epoch with the lowest
+    validation loss (of the moving average with ``optim.ema_decay``)."""
+    optim = config.optim
+    torch.manual_seed(seed)
+    network = member_network(config, network_config, initial_state).to(device)
+    # With ema_decay, validation, checkpoint choice and export use the moving average of the weights.
+    averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(optim.ema_decay), use_buffers=True) if optim.ema_decay else None
+    judged = averaged.module if averaged is not None else network
+    images, pairs, labels = recipe_pairs(config, train_rows, mos_range)
+    crop = optim.crop_size or network.input_size
+    dataset = PairDataset(
+        [r.image for r in images], pairs, labels, crop, train=True, cache=cache, seed=seed, augment=optim.augment
+    )
+    steps_per_epoch = max(1, optim.pairs_per_epoch // optim.batch_size)
+    total_steps = steps_per_epoch * optim.epochs
+    optimizer, scheduler = optimizer_and_schedule(network, optim, total_steps)
+    logger.info(
+        "training %s (%s recipe, seed %d): %d train / %d val images, %d training pairs, %d steps on %s",
+        config.name, config.recipe, seed, len(train_rows), len(validate.rows), len(pairs), total_steps, device,
+    )
+    history = [validate(judged, 0, float("nan"))]  # the untrained network, for reference
+    best: dict[str, Any] = {"val_loss": float("inf")}
+    state: dict[str, torch.Tensor] = {}
+    for epoch in range(optim.epochs):
+        dataset.set_epoch(epoch)
+        order = epoch_order(len(dataset), steps_per_epoch * optim.batch_size, seed * 7919 + epoch)
+        loader = DataLoader(Subset(dataset, order.tolist()), batch_size=optim.batch_size, num_workers=optim.num_workers, drop_last=True)
+        network.train()
+        losses = []
+        for a, b, target in tqdm(loader, desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not progress, leave=False):
+            loss = training_loss(network, a.to(device), b.to(device), target.to(device), optim)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if averaged is not None:
+                averaged.update_parameters(network)
+            losses.append(loss.item())
+        record = validate(judged, epoch + 1, float(np.mean(losses)))
+        history.append(record)
+        if record["val_loss"] < best["val_loss"]:
+            best = record
+            state = copy.deepcopy({k: v.cpu() for k, v in judged.state_dict().items()})
+    return MemberRun(seed=seed, state=state, best=best, history=history)
+
+
+def training_loss(
+    network: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, optim: OptimConfig
+) -> torch.Tensor:
+    """0-dim Huber loss of the network's (N,) predictions for (N, 3, S, S) pairs ``a``, ``b`` against
+    ``target``, plus ``optim.adversarial``'s weighted term on a perturbed copy of the pairs where configured."""
+    device_type = a.device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=optim.bf16):
+        pred = network(a, b)
+    loss = F.huber_loss(pred.float(), target, delta=optim.huber_delta)
+    if optim.adversarial is None:
+        return loss
+    pair_loss = lambda p, t: F.huber_loss(p, t, delta=optim.huber_delta)  # noqa: E731
+    goal = target if optim.adversarial.target == "label" else pred.detach().float()
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=optim.bf16):
+        a_adv, b_adv = perturb_pair(network, a, b, goal, pair_loss, optim.adversarial)
+        pred_adv = network(a_adv, b_adv)
+    return loss + optim.adversarial.weight * pair_loss(pred_adv.float(), goal)

@@ -1,0 +1,66 @@
+"""The rows of a run and their split: the labelled images ``config.data`` names, and the scene-group split into
+training and held-out rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .config import DataConfig, TrainConfig
+from .synth import SynthSpec, make_kadid_synth
+from .tables import ImageRow, TrainingDataError, read_csv_table, read_iqa_table
+
+
+def load_rows(config: TrainConfig) -> list[ImageRow]:
+    """The labelled images named by ``config.data`` (generating KADID-synth first when asked)."""
+    data = config.data
+    if data.synthetic is not None:
+        if data.synthetic != "kadid":
+            raise TrainingDataError(f"data.synthetic must be 'kadid'; got {data.synthetic!r}")
+        return read_csv_table(synth_table(data), group_column="source", reference_column="reference")
+    if data.format == "iqa":
+        if data.image_root is None:
+            raise TrainingDataError("data.image_root is required for format 'iqa' tables")
+        return read_iqa_table(data.table, image_root=data.image_root, reference_mos=data.reference_mos)
+    return read_csv_table(
+        data.table, image_root=data.image_root, group_column=data.group_column, reference_column=data.reference_column
+    )
+
+
+def synth_table(data: DataConfig) -> Path:
+    """The table of the KADID-synth set that ``data`` names (``root``, ``scenes_per_source``), generated first
+    when missing."""
+    return make_kadid_synth(data.root, SynthSpec(scenes_per_source=data.scenes_per_source))
+
+
+def train_val_split(config: TrainConfig, rows: list[ImageRow]) -> tuple[list[ImageRow], list[ImageRow]]:
+    """(train, val) rows: whole groups held out, seeded by ``data.split_seed`` (default: the config's seed), so
+    runs that differ only in ``seed`` can keep one split; then the groups in ``data.train_exclude_groups`` are
+    dropped from the training side (the split itself does not change)."""
+    seed = config.seed if config.data.split_seed is None else config.data.split_seed
+    train, val = split_groups(rows, val_fraction=config.data.val_fraction, seed=seed)
+    excluded, groups = set(config.data.train_exclude_groups), {row.group for row in rows}
+    unknown = sorted(excluded - groups)
+    if unknown:
+        raise TrainingDataError(f"data.train_exclude_groups names unknown groups {unknown}; the table has {sorted(groups)}")
+    train = [row for row in train if row.group not in excluded]
+    if not train:
+        raise TrainingDataError(f"data.train_exclude_groups {sorted(excluded)} leaves no training rows; exclude fewer groups")
+    return train, val
+
+
+def split_groups(
+    rows: Sequence[ImageRow], *, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[ImageRow], list[ImageRow]]:
+    """Split rows by ``group`` (seeded): no group appears on both sides. Returns (train, val)."""
+    if not 0 < val_fraction < 1:
+        raise TrainingDataError(f"val_fraction must be in (0, 1); got {val_fraction}")
+    groups = sorted({row.group for row in rows})
+    if len(groups) < 2:
+        raise TrainingDataError(f"need at least 2 groups to split; got {groups}")
+    order = np.random.default_rng(seed).permutation(len(groups))
+    n_val = min(len(groups) - 1, max(1, round(val_fraction * len(groups))))
+    val_groups = {groups[i] for i in order[:n_val]}
+    return [r for r in rows if r.group not in val_groups], [r for r in rows if r.group in val_groups]
