@@ -15,13 +15,16 @@ from __future__ import annotations
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from common import base_parser, hardware, report, time_side_by_side
 from rqi_loss.networks.maniqa import channel_attention
+
+from common import base_parser, hardware, report, time_side_by_side
 
 
 def sdpa_efficient(q, k, v):
     with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):
-        return torch.nn.functional.scaled_dot_product_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1)).squeeze(1)
+        return torch.nn.functional.scaled_dot_product_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1)).squeeze(
+            1
+        )
 
 
 def fp32_explicit(q, k, v):
@@ -38,8 +41,13 @@ def sdpa_default(q, k, v):
     return torch.nn.functional.scaled_dot_product_attention(q, k, v)
 
 
-CANDIDATES = {"library": channel_attention, "sdpa_efficient": sdpa_efficient, "fp32_explicit": fp32_explicit,
-              "half_logits": half_logits, "sdpa_default": sdpa_default}
+CANDIDATES = {
+    "library": channel_attention,
+    "sdpa_efficient": sdpa_efficient,
+    "fp32_explicit": fp32_explicit,
+    "half_logits": half_logits,
+    "sdpa_default": sdpa_default,
+}
 
 
 def main() -> None:
@@ -78,8 +86,16 @@ def main() -> None:
         except RuntimeError as error:  # a kernel that does not support this shape/dtype on this device
             results[name] = {"error": str(error).splitlines()[0][:200]}
         print(name, results[name], flush=True)
-    report({"benchmark": "channel attention in half precision", "hardware": hardware(device), "shape": shape,
-            "dtype": args.dtype, "results": results}, args.json)
+    report(
+        {
+            "benchmark": "channel attention in half precision",
+            "hardware": hardware(device),
+            "shape": shape,
+            "dtype": args.dtype,
+            "results": results,
+        },
+        args.json,
+    )
 
 
 if __name__ == "__main__":

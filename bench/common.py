@@ -47,7 +47,9 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_side_by_side(candidates: dict[str, Callable[[], object]], device: torch.device, repeats: int, warmup: int = 1) -> dict[str, float]:
+def time_side_by_side(
+    candidates: dict[str, Callable[[], object]], device: torch.device, repeats: int, warmup: int = 1
+) -> dict[str, float]:
     """Median seconds per call of each candidate, measured in interleaved rounds after ``warmup`` rounds."""
     times: dict[str, list[float]] = {name: [] for name in candidates}
     for round_index in range(warmup + repeats):

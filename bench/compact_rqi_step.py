@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import torch
 
-from common import base_parser, hardware, report, time_side_by_side
 from rqi_loss import create_network
 from rqi_loss.networks import CompactRQI, RQIEnsemble
 from rqi_loss.networks.cnn import laplacian_pyramid
+
+from common import base_parser, hardware, report, time_side_by_side
 
 
 class DirectOrder(CompactRQI):

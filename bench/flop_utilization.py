@@ -12,8 +12,19 @@ from __future__ import annotations
 
 import torch
 
-from common import base_parser, count_flops, hardware, matmul_flops_per_second, quiet_timm, random_pair, report, seeded_network, time_side_by_side
 from rqi_loss import RQILoss
+
+from common import (
+    base_parser,
+    count_flops,
+    hardware,
+    matmul_flops_per_second,
+    quiet_timm,
+    random_pair,
+    report,
+    seeded_network,
+    time_side_by_side,
+)
 
 # Nominal dense (no sparsity) bf16/fp16 tensor-core peaks, FLOP/s, from the vendors' data sheets (SXM parts).
 NOMINAL_PEAK = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12}

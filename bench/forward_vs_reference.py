@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import torch
 
-from common import base_parser, count_flops, hardware, quiet_timm, random_pair, report, seeded_network, time_side_by_side
+from common import (
+    base_parser,
+    count_flops,
+    hardware,
+    quiet_timm,
+    random_pair,
+    report,
+    seeded_network,
+    time_side_by_side,
+)
 
 
 def main() -> None:

@@ -33,10 +33,11 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from common import report
 from rqi_loss import PairTransforms, RQILoss, create_network, load_network
 from rqi_loss.functional import rqi_score
 from rqi_loss.transforms import as_transforms
+
+from common import report
 
 logger = logging.getLogger("gaming")
 PHOTOS = ("hubble_deep_field.jpg", "ihc.png", "camera.png", "moon.png", "coins.png")
@@ -53,7 +54,11 @@ def _photo_tile(name: str) -> np.ndarray:
 
     image = np.asarray(Image.open(Path(data.__file__).with_name(name)).convert("RGB"))
     h, w = image.shape[:2]
-    tiles = [image[y : y + TILE, x : x + TILE] for y in range(0, h - TILE + 1, TILE // 2) for x in range(0, w - TILE + 1, TILE // 2)]
+    tiles = [
+        image[y : y + TILE, x : x + TILE]
+        for y in range(0, h - TILE + 1, TILE // 2)
+        for x in range(0, w - TILE + 1, TILE // 2)
+    ]
     return max(tiles, key=lambda t: t.std()).astype(np.float64) / 255
 
 
@@ -91,8 +96,16 @@ def expected_score(network, x, gt, config: dict, draws: int, seed: int = 1234) -
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         scores = [
-            rqi_score(x, gt, network, crop=config["crop"], num_crops=config["num_crops"], generator=generator,
-                      transforms=config["transforms"], check_inputs=False)
+            rqi_score(
+                x,
+                gt,
+                network,
+                crop=config["crop"],
+                num_crops=config["num_crops"],
+                generator=generator,
+                transforms=config["transforms"],
+                check_inputs=False,
+            )
             for _ in range(draws)
         ]
     return torch.stack(scores).mean(dim=0)
@@ -141,7 +154,11 @@ def clean_ordering(network, config: dict, draws: int) -> dict:
             for lv in levels
         ]
         ordered = [(scores[k + 1] < scores[k]).float().mean().item() for k in range(len(levels) - 1)]
-        result[name] = {"levels": list(levels), "mean_scores": [s.mean().item() for s in scores], "ordered_fraction": float(np.mean(ordered))}
+        result[name] = {
+            "levels": list(levels),
+            "mean_scores": [s.mean().item() for s in scores],
+            "ordered_fraction": float(np.mean(ordered)),
+        }
     return result
 
 
@@ -156,12 +173,25 @@ def loss_configs(network, defended: PairTransforms, seed: int) -> dict[str, tupl
 
 
 def run(
-    network, *, defended: PairTransforms, eps_list: list[float], steps: int, draws: int, seed: int = 0,
-    configs: tuple[str, ...] = ("plain", "defended"), ordering: bool = True,
+    network,
+    *,
+    defended: PairTransforms,
+    eps_list: list[float],
+    steps: int,
+    draws: int,
+    seed: int = 0,
+    configs: tuple[str, ...] = ("plain", "defended"),
+    ordering: bool = True,
 ) -> dict:
     device = next(network.parameters()).device
     data = {name: (sr.to(device), gt.to(device)) for name, (sr, gt) in targets().items()}
-    results: dict = {"configs": {}, "eps": eps_list, "steps": steps, "draws": draws, "defended_transforms": repr(defended)}
+    results: dict = {
+        "configs": {},
+        "eps": eps_list,
+        "steps": steps,
+        "draws": draws,
+        "defended_transforms": repr(defended),
+    }
     examples = {}
     progress = tqdm(total=len(configs) * len(data) * len(eps_list), desc="attacks", unit="attack", file=sys.stderr)
     for config_name, (loss, config) in loss_configs(network, defended, seed).items():
@@ -225,8 +255,18 @@ def plot(results: dict, path: Path) -> None:
     ax = fig.add_subplot(grid[0, 2:])
     for name, per_target in results["configs"].items():
         rows = per_target["photos"]
-        ax.plot([r["eps_255"] for r in rows], [r["referees_attacked"]["haarpsi"] - r["referees_clean"]["haarpsi"] for r in rows], "-o", label=f"{name}: HaarPSI change")
-        ax.plot([r["eps_255"] for r in rows], [r["referees_attacked"]["ms_ssim"] - r["referees_clean"]["ms_ssim"] for r in rows], "--s", label=f"{name}: MS-SSIM change")
+        ax.plot(
+            [r["eps_255"] for r in rows],
+            [r["referees_attacked"]["haarpsi"] - r["referees_clean"]["haarpsi"] for r in rows],
+            "-o",
+            label=f"{name}: HaarPSI change",
+        )
+        ax.plot(
+            [r["eps_255"] for r in rows],
+            [r["referees_attacked"]["ms_ssim"] - r["referees_clean"]["ms_ssim"] for r in rows],
+            "--s",
+            label=f"{name}: MS-SSIM change",
+        )
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xlabel("eps (/255)")
     ax.set_ylabel("referee change (higher: better)")
@@ -254,7 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny-kadid-synth", help="zoo name, hf-hub:org/repo or a network folder")
     parser.add_argument("--checkpoint", help="local weights for --model (offline)")
-    parser.add_argument("--transforms", default="{}", help="defended loss: JSON fields of PairTransforms (default: the default ensemble)")
+    parser.add_argument(
+        "--transforms",
+        default="{}",
+        help="defended loss: JSON fields of PairTransforms (default: the default ensemble)",
+    )
     parser.add_argument("--eps", default="1,2,4,8", help="budgets in /255, comma separated")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--draws", type=int, default=8, help="fresh draws of the loss's randomness averaged per score")
@@ -273,9 +317,21 @@ def main(argv: list[str] | None = None) -> int:
     defended = as_transforms(json.loads(args.transforms) or True)
     started = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
-        results = run(network, defended=defended, eps_list=[float(e) / 255 for e in args.eps.split(",")], steps=args.steps, draws=args.draws,
-                      configs=tuple(args.configs.split(",")), ordering=not args.no_ordering)
-    results.update(model=args.model, checkpoint=args.checkpoint, seconds=round(time.perf_counter() - started, 1), torch_threads=torch.get_num_threads())
+        results = run(
+            network,
+            defended=defended,
+            eps_list=[float(e) / 255 for e in args.eps.split(",")],
+            steps=args.steps,
+            draws=args.draws,
+            configs=tuple(args.configs.split(",")),
+            ordering=not args.no_ordering,
+        )
+    results.update(
+        model=args.model,
+        checkpoint=args.checkpoint,
+        seconds=round(time.perf_counter() - started, 1),
+        torch_threads=torch.get_num_threads(),
+    )
     examples = results.pop("_examples")
     report(results, args.json)
     if args.plot:

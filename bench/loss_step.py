@@ -13,9 +13,19 @@ from __future__ import annotations
 
 import torch
 
-from common import base_parser, hardware, peak_memory, quiet_timm, random_pair, report, seeded_network, time_side_by_side
 from rqi_loss import RQILoss
 from rqi_loss.amp import judge_autocast
+
+from common import (
+    base_parser,
+    hardware,
+    peak_memory,
+    quiet_timm,
+    random_pair,
+    report,
+    seeded_network,
+    time_side_by_side,
+)
 
 
 def naive_step(network: torch.nn.Module, sr: torch.Tensor, gt: torch.Tensor, amp: str | None) -> None:

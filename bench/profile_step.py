@@ -16,11 +16,12 @@ from collections import defaultdict
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from common import base_parser, count_flops, hardware, quiet_timm, random_pair, report, synchronize, time_side_by_side
-from flop_utilization import nominal_peak
 from rqi_loss import RQILoss
 from rqi_loss.amp import judge_autocast
 from rqi_loss.networks import MANIQARQI
+
+from common import base_parser, count_flops, hardware, quiet_timm, random_pair, report, synchronize, time_side_by_side
+from flop_utilization import nominal_peak
 
 KERNEL_KINDS = (  # first match wins
     ("attention (flash / efficient)", r"flash|fmha|attention|attn"),
@@ -70,7 +71,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--amp", choices=["bf16", "fp16"], default=None)
     parser.add_argument("--rows", type=int, default=30)
-    parser.add_argument("--compile", action="store_true", help="also profile the step with extract and compare compiled")
+    parser.add_argument(
+        "--compile", action="store_true", help="also profile the step with extract and compare compiled"
+    )
     args = parser.parse_args()
     device = torch.device(args.device)
     with torch.random.fork_rng(devices=[]):

@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import torch
 
-from common import base_parser, hardware, peak_memory, quiet_timm, random_pair, report, seeded_network, time_side_by_side
 from rqi_loss import RQILoss
 from rqi_loss.crops import grid_starts
+
+from common import (
+    base_parser,
+    hardware,
+    peak_memory,
+    quiet_timm,
+    random_pair,
+    report,
+    seeded_network,
+    time_side_by_side,
+)
 
 
 def main() -> None:
@@ -39,16 +49,27 @@ def main() -> None:
                 seconds = time_side_by_side({"step": step}, device, args.repeats)["step"]
             crops = batch * len(grid_starts(size, 224)) ** 2
             rows.append(
-                {"batch": batch, "size": size, "crops": crops, "seconds": seconds, "seconds_per_crop": seconds / crops,
-                 "peak_memory_mib": memory / 2**20}
+                {
+                    "batch": batch,
+                    "size": size,
+                    "crops": crops,
+                    "seconds": seconds,
+                    "seconds_per_crop": seconds / crops,
+                    "peak_memory_mib": memory / 2**20,
+                }
             )
             print(rows[-1], flush=True)
     base = rows[0]["seconds_per_crop"]
     for row in rows:
         row["per_crop_vs_first"] = row["seconds_per_crop"] / base
     report(
-        {"benchmark": "loss step scaling (grid crops)", "hardware": hardware(device), "amp": args.amp,
-         "checkpoint": args.checkpoint, "results": rows},
+        {
+            "benchmark": "loss step scaling (grid crops)",
+            "hardware": hardware(device),
+            "amp": args.amp,
+            "checkpoint": args.checkpoint,
+            "results": rows,
+        },
         args.json,
     )
 

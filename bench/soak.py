@@ -18,8 +18,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from common import report
 from rqi_loss import RQILoss
+
+from common import report
 
 MB = 1024 * 1024
 
@@ -37,7 +38,9 @@ def soak(steps: int, warmup: int, sample_every: int, seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        generator = nn.Sequential(nn.Conv2d(3, 48, 3, padding=1), nn.PReLU(), nn.Conv2d(48, 48, 3, padding=1), nn.PixelShuffle(4))
+        generator = nn.Sequential(
+            nn.Conv2d(3, 48, 3, padding=1), nn.PReLU(), nn.Conv2d(48, 48, 3, padding=1), nn.PixelShuffle(4)
+        )
     loss_fn = RQILoss("tiny-kadid-synth", loss_weight=0.1, seed=seed)
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-4)
     samples, baseline, started = [], None, time.perf_counter()

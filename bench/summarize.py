@@ -1,6 +1,6 @@
 """Markdown tables of the bench/ results (the README's Performance section is this script's output).
 
-    python bench/summarize.py [bench/results/cpu bench/results/h200 ...]
+python bench/summarize.py [bench/results/cpu bench/results/h200 ...]
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def summarize(folder: Path) -> list[str]:
             if not run:
                 continue
             parts = ", ".join(f"{k} {v:.1f}" for k, v in run.get("parts_ms", {}).items())
-            kinds = ", ".join(f"{k} {v:.1f}" for k, v in sorted(run["kernel_kinds_ms"].items(), key=lambda kv: -kv[1]) if v >= 0.5)
+            kinds = ", ".join(
+                f"{k} {v:.1f}" for k, v in sorted(run["kernel_kinds_ms"].items(), key=lambda kv: -kv[1]) if v >= 0.5
+            )
             lines.append(
                 f"| loss step profile, {profiled.get('amp') or 'fp32'}, {mode}, batch {profiled['batch']} | "
                 + (f"parts (ms): {parts}; " if parts else "")
@@ -87,7 +89,9 @@ def summarize(folder: Path) -> list[str]:
         if kernels:
             r = kernels["results"]
             cells = ", ".join(
-                f"{k} {v['seconds'] * 1e3:.1f} ms (err {v['relative_error_out']:.1e})" for k, v in r.items() if "seconds" in v
+                f"{k} {v['seconds'] * 1e3:.1f} ms (err {v['relative_error_out']:.1e})"
+                for k, v in r.items()
+                if "seconds" in v
             )
             lines.append(f"| channel attention {tuple(kernels['shape'])} bf16 fwd+bwd | {cells} |")
     return lines + [""]

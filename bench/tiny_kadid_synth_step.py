@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from common import base_parser, hardware, random_pair, report, time_side_by_side
 from rqi_loss import RQILoss, load_network
+
+from common import base_parser, hardware, random_pair, report, time_side_by_side
 
 
 def main() -> None:

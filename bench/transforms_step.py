@@ -11,19 +11,24 @@ import json
 
 import torch
 
-from common import base_parser, hardware, random_pair, report, time_side_by_side
 from rqi_loss import RQILoss, create_network
 from rqi_loss.transforms import as_transforms
+
+from common import base_parser, hardware, random_pair, report, time_side_by_side
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny-kadid-synth")
-    parser.add_argument("--random-weights", action="store_true", help="no download: the architecture with random weights")
+    parser.add_argument(
+        "--random-weights", action="store_true", help="no download: the architecture with random weights"
+    )
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--num-crops", type=int, default=1)
-    parser.add_argument("--transforms", default="{}", help="JSON fields of PairTransforms (default: the default ensemble)")
+    parser.add_argument(
+        "--transforms", default="{}", help="JSON fields of PairTransforms (default: the default ensemble)"
+    )
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     network = create_network(args.model, pretrained=not args.random_weights).to(device)
@@ -38,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         x = sr.clone().requires_grad_(True)
         loss(x, gt).backward()
 
-    times = time_side_by_side({name: (lambda l=loss: step(l)) for name, loss in losses.items()}, device, args.repeats, warmup=3)
+    times = time_side_by_side(
+        {name: (lambda bound=loss: step(bound)) for name, loss in losses.items()}, device, args.repeats, warmup=3
+    )
     result = {
         "hardware": hardware(device),
         "model": args.model,

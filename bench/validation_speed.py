@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from common import ROOT, base_parser, hardware, report, time_side_by_side
 from rqi_loss import create_network
 from rqi_loss.networks import CompactRQI
 from rqi_loss.training import dense_pairs, load_config, reference_pairs
@@ -27,11 +26,15 @@ from rqi_loss.training.evaluation import predict_pairs
 from rqi_loss.training.pairs import dense_validation_pairs
 from rqi_loss.training.rows import load_rows, train_val_split
 
+from common import ROOT, base_parser, hardware, report, time_side_by_side
+
 
 @torch.no_grad()
 def per_pair(network, rows, pairs, cache, batch_size: int = 64) -> np.ndarray:
     """What a user would write: a DataLoader of aligned centre crops, net(a, b) batch by batch."""
-    dataset = PairDataset([r.image for r in rows], pairs, torch.zeros(len(pairs)), network.input_size, train=False, cache=cache)
+    dataset = PairDataset(
+        [r.image for r in rows], pairs, torch.zeros(len(pairs)), network.input_size, train=False, cache=cache
+    )
     return torch.cat([network(a, b) for a, b, _ in DataLoader(dataset, batch_size=batch_size)]).numpy()
 
 

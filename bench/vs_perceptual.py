@@ -14,16 +14,26 @@ from unittest import mock
 
 import torch
 
-from common import base_parser, hardware, peak_memory, quiet_timm, random_pair, report, seeded_network, time_side_by_side
 from rqi_loss import RQILoss
+
+from common import (
+    base_parser,
+    hardware,
+    peak_memory,
+    quiet_timm,
+    random_pair,
+    report,
+    seeded_network,
+    time_side_by_side,
+)
 
 
 def vgg_perceptual_loss(device: torch.device):
     import torchvision
-
-    import rqi_loss.basicsr  # noqa: F401  (torchvision alias for basicsr's imports)
     from basicsr.archs import vgg_arch
     from basicsr.losses.basic_loss import PerceptualLoss
+
+    import rqi_loss.basicsr  # noqa: F401  (torchvision alias for basicsr's imports)
 
     layers = {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1, "conv4_4": 1, "conv5_4": 1}
     with mock.patch.object(vgg_arch.vgg, "vgg19", lambda **_: torchvision.models.vgg19(weights=None)):
@@ -34,7 +44,9 @@ def vgg_perceptual_loss(device: torch.device):
 def lpips_vgg(device: torch.device):
     import lpips
 
-    return lpips.LPIPS(net="vgg", pretrained=False, pnet_rand=True, verbose=False).to(device).eval().requires_grad_(False)
+    return (
+        lpips.LPIPS(net="vgg", pretrained=False, pnet_rand=True, verbose=False).to(device).eval().requires_grad_(False)
+    )
 
 
 def main() -> None:

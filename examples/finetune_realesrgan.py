@@ -35,7 +35,14 @@ from PIL import Image
 
 logger = logging.getLogger("finetune_realesrgan")
 SCALE = 4
-TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "chelsea.png", "hubble_deep_field.jpg")
+TRAIN_PHOTOS = (
+    "astronaut.png",
+    "coffee.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "chelsea.png",
+    "hubble_deep_field.jpg",
+)
 HELDOUT_PHOTOS = ("ihc.png", "retina.jpg", "camera.png")  # never used for training
 LOSS_LINE = re.compile(r"iter:\s*([\d,]+).*?\]\s*(l_.*)$")
 SUMMARY_COLUMNS = ["image", "arm", "rqi", "psnr", "haarpsi", "ms_ssim"]  # arm: before | control | rqi
@@ -52,7 +59,9 @@ def _photo(file_name: str) -> np.ndarray:
 
 def _tiles(image: np.ndarray, size: int) -> list[np.ndarray]:
     h, w = image.shape[:2]
-    return [image[y : y + size, x : x + size] for y in range(0, h - size + 1, size) for x in range(0, w - size + 1, size)]
+    return [
+        image[y : y + size, x : x + size] for y in range(0, h - size + 1, size) for x in range(0, w - size + 1, size)
+    ]
 
 
 def _save(array: np.ndarray, path: Path) -> None:
@@ -71,7 +80,11 @@ def prepare_data(workdir: Path, hr_folder: Path | None, tile: int = 256) -> dict
     if all(f.is_dir() and any(f.iterdir()) for f in folders.values()):
         return folders
     if hr_folder is not None:
-        sources = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(hr_folder.iterdir()) if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp")]
+        sources = [
+            np.asarray(Image.open(p).convert("RGB"))
+            for p in sorted(hr_folder.iterdir())
+            if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp")
+        ]
     else:
         sources = [_photo(name) for name in TRAIN_PHOTOS]
     for index, image in enumerate(sources):
@@ -89,7 +102,15 @@ def prepare_data(workdir: Path, hr_folder: Path | None, tile: int = 256) -> dict
 def generator_options(pretrained: Path | None) -> dict:
     if pretrained is not None:  # the official Real-ESRGAN x4plus generator
         return {"type": "RRDBNet", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 64, "num_block": 23, "num_grow_ch": 32}
-    return {"type": "SRVGGNetCompact", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 32, "num_conv": 8, "upscale": SCALE, "act_type": "prelu"}
+    return {
+        "type": "SRVGGNetCompact",
+        "num_in_ch": 3,
+        "num_out_ch": 3,
+        "num_feat": 32,
+        "num_conv": 8,
+        "upscale": SCALE,
+        "act_type": "prelu",
+    }
 
 
 def warmup_options(folders: dict[str, Path], iters: int, gt_size: int, batch: int) -> dict:
@@ -102,9 +123,16 @@ def warmup_options(folders: dict[str, Path], iters: int, gt_size: int, batch: in
         "manual_seed": 0,
         "datasets": {
             "train": {
-                "name": "hr", "type": "PairedImageDataset", "dataroot_gt": str(folders["train_hr"]),
-                "dataroot_lq": str(folders["train_lr_x4"]), "io_backend": {"type": "disk"}, "gt_size": gt_size,
-                "use_hflip": True, "use_rot": False, "num_worker_per_gpu": 0, "batch_size_per_gpu": batch,
+                "name": "hr",
+                "type": "PairedImageDataset",
+                "dataroot_gt": str(folders["train_hr"]),
+                "dataroot_lq": str(folders["train_lr_x4"]),
+                "io_backend": {"type": "disk"},
+                "gt_size": gt_size,
+                "use_hflip": True,
+                "use_rot": False,
+                "num_worker_per_gpu": 0,
+                "batch_size_per_gpu": batch,
                 "dataset_enlarge_ratio": 50,
             }
         },
@@ -122,8 +150,17 @@ def warmup_options(folders: dict[str, Path], iters: int, gt_size: int, batch: in
 
 
 def realesrgan_options(
-    folders: dict[str, Path], *, iters: int, gt_size: int, batch: int, rqi: str, rqi_weight: float,
-    pretrained: Path | None, amp: str | None = None, name: str = "finetune_rqi", degradation: str = "realesrgan",
+    folders: dict[str, Path],
+    *,
+    iters: int,
+    gt_size: int,
+    batch: int,
+    rqi: str,
+    rqi_weight: float,
+    pretrained: Path | None,
+    amp: str | None = None,
+    name: str = "finetune_rqi",
+    degradation: str = "realesrgan",
     transforms: bool = True,
 ) -> dict:
     """RQIRealESRGANModel with L1 + GAN + rqi_opt (no VGG: offline). ``degradation="realesrgan"``: Real-ESRGAN's
@@ -137,29 +174,66 @@ def realesrgan_options(
         "scale": SCALE,
         "num_gpu": "auto",
         "manual_seed": 0,
-        "l1_gt_usm": True, "percep_gt_usm": True, "gan_gt_usm": False, "rqi_gt_usm": False,
-        "resize_prob": [0.2, 0.7, 0.1], "resize_range": [0.15, 1.5], "gaussian_noise_prob": 0.5,
-        "noise_range": [1, 30], "poisson_scale_range": [0.05, 3], "gray_noise_prob": 0.4, "jpeg_range": [30, 95],
-        "second_blur_prob": 0.8, "resize_prob2": [0.3, 0.4, 0.3], "resize_range2": [0.3, 1.2],
-        "gaussian_noise_prob2": 0.5, "noise_range2": [1, 25], "poisson_scale_range2": [0.05, 2.5],
-        "gray_noise_prob2": 0.4, "jpeg_range2": [30, 95],
+        "l1_gt_usm": True,
+        "percep_gt_usm": True,
+        "gan_gt_usm": False,
+        "rqi_gt_usm": False,
+        "resize_prob": [0.2, 0.7, 0.1],
+        "resize_range": [0.15, 1.5],
+        "gaussian_noise_prob": 0.5,
+        "noise_range": [1, 30],
+        "poisson_scale_range": [0.05, 3],
+        "gray_noise_prob": 0.4,
+        "jpeg_range": [30, 95],
+        "second_blur_prob": 0.8,
+        "resize_prob2": [0.3, 0.4, 0.3],
+        "resize_range2": [0.3, 1.2],
+        "gaussian_noise_prob2": 0.5,
+        "noise_range2": [1, 25],
+        "poisson_scale_range2": [0.05, 2.5],
+        "gray_noise_prob2": 0.4,
+        "jpeg_range2": [30, 95],
         "gt_size": gt_size,
         "queue_size": 4 * batch,
         "datasets": {
             "train": {
-                "name": "hr", "type": "RealESRGANDataset", "dataroot_gt": str(folders["train_hr"]),
-                "meta_info": str(folders["train_hr"].parent / "meta_info.txt"), "io_backend": {"type": "disk"},
-                "blur_kernel_size": 21, "kernel_list": kernels, "kernel_prob": probs, "sinc_prob": 0.1,
-                "blur_sigma": [0.2, 3], "betag_range": [0.5, 4], "betap_range": [1, 2],
-                "blur_kernel_size2": 21, "kernel_list2": kernels, "kernel_prob2": probs, "sinc_prob2": 0.1,
-                "blur_sigma2": [0.2, 1.5], "betag_range2": [0.5, 4], "betap_range2": [1, 2],
-                "final_sinc_prob": 0.8, "gt_size": gt_size, "use_hflip": True, "use_rot": False,
-                "use_shuffle": True, "num_worker_per_gpu": 0, "batch_size_per_gpu": batch,
-                "dataset_enlarge_ratio": 50, "prefetch_mode": None,
+                "name": "hr",
+                "type": "RealESRGANDataset",
+                "dataroot_gt": str(folders["train_hr"]),
+                "meta_info": str(folders["train_hr"].parent / "meta_info.txt"),
+                "io_backend": {"type": "disk"},
+                "blur_kernel_size": 21,
+                "kernel_list": kernels,
+                "kernel_prob": probs,
+                "sinc_prob": 0.1,
+                "blur_sigma": [0.2, 3],
+                "betag_range": [0.5, 4],
+                "betap_range": [1, 2],
+                "blur_kernel_size2": 21,
+                "kernel_list2": kernels,
+                "kernel_prob2": probs,
+                "sinc_prob2": 0.1,
+                "blur_sigma2": [0.2, 1.5],
+                "betag_range2": [0.5, 4],
+                "betap_range2": [1, 2],
+                "final_sinc_prob": 0.8,
+                "gt_size": gt_size,
+                "use_hflip": True,
+                "use_rot": False,
+                "use_shuffle": True,
+                "num_worker_per_gpu": 0,
+                "batch_size_per_gpu": batch,
+                "dataset_enlarge_ratio": 50,
+                "prefetch_mode": None,
             }
         },
         "network_g": generator_options(pretrained),
-        "network_d": {"type": "UNetDiscriminatorSN", "num_in_ch": 3, "num_feat": 16 if pretrained is None else 64, "skip_connection": True},
+        "network_d": {
+            "type": "UNetDiscriminatorSN",
+            "num_in_ch": 3,
+            "num_feat": 16 if pretrained is None else 64,
+            "skip_connection": True,
+        },
         "path": {
             "pretrain_network_g": str(pretrained) if pretrained else None,
             "param_key_g": "params_ema" if pretrained else "params",
@@ -174,10 +248,21 @@ def realesrgan_options(
             "total_iter": iters,
             "warmup_iter": -1,
             "pixel_opt": {"type": "L1Loss", "loss_weight": 1.0, "reduction": "mean"},
-            "gan_opt": {"type": "GANLoss", "gan_type": "vanilla", "real_label_val": 1.0, "fake_label_val": 0.0, "loss_weight": 0.01},
+            "gan_opt": {
+                "type": "GANLoss",
+                "gan_type": "vanilla",
+                "real_label_val": 1.0,
+                "fake_label_val": 0.0,
+                "loss_weight": 0.01,
+            },
             "rqi_opt": {
-                "type": "RQILoss", "model": rqi, "loss_weight": rqi_weight, "crop": "random", "amp": amp,
-                "transforms": transforms, "seed": 0,  # seeded crops and transforms: the run is reproducible
+                "type": "RQILoss",
+                "model": rqi,
+                "loss_weight": rqi_weight,
+                "crop": "random",
+                "amp": amp,
+                "transforms": transforms,
+                "seed": 0,  # seeded crops and transforms: the run is reproducible
             },
             "net_d_iters": 1,
             "net_d_init_iters": 0,
@@ -187,9 +272,16 @@ def realesrgan_options(
     if degradation == "paired":
         options["high_order_degradation"] = False
         options["datasets"]["train"] = {
-            "name": "hr", "type": "PairedImageDataset", "dataroot_gt": str(folders["train_hr"]),
-            "dataroot_lq": str(folders["train_lr_x4"]), "io_backend": {"type": "disk"}, "gt_size": gt_size,
-            "use_hflip": True, "use_rot": False, "num_worker_per_gpu": 0, "batch_size_per_gpu": batch,
+            "name": "hr",
+            "type": "PairedImageDataset",
+            "dataroot_gt": str(folders["train_hr"]),
+            "dataroot_lq": str(folders["train_lr_x4"]),
+            "io_backend": {"type": "disk"},
+            "gt_size": gt_size,
+            "use_hflip": True,
+            "use_rot": False,
+            "num_worker_per_gpu": 0,
+            "batch_size_per_gpu": batch,
             "dataset_enlarge_ratio": 50,
         }
     elif degradation != "realesrgan":
@@ -257,7 +349,10 @@ def evaluate(generators: dict[str, torch.nn.Module], folders: dict[str, Path], r
     rows, images = [], {}
     for path in sorted(folders["heldout_hr"].iterdir()):
         gt, lq = _tensor(path), _tensor(folders["heldout_lr_x4"] / path.name)
-        images[path.stem] = {"LQ (nearest)": torch.nn.functional.interpolate(lq, scale_factor=SCALE, mode="nearest"), "GT": gt}
+        images[path.stem] = {
+            "LQ (nearest)": torch.nn.functional.interpolate(lq, scale_factor=SCALE, mode="nearest"),
+            "GT": gt,
+        }
         for arm, generator in generators.items():
             sr = generator(lq).clamp(0, 1)
             images[path.stem][arm] = sr
@@ -285,9 +380,14 @@ def write_outputs(rows: list[dict], images: dict, logs: list[Path], results: Pat
     for arm in arms:
         mine = [r for r in rows if r["arm"] == arm]
         means = {k: np.mean([r[k] for r in mine]) for k in ("rqi", "psnr", "haarpsi", "ms_ssim")}
-        lines.append(f"| {arm} | {means['rqi']:+.4f} | {means['psnr']:.2f} | {means['haarpsi']:.4f} | {means['ms_ssim']:.4f} |")
+        lines.append(
+            f"| {arm} | {means['rqi']:+.4f} | {means['psnr']:.2f} | {means['haarpsi']:.4f} | {means['ms_ssim']:.4f} |"
+        )
     lines += ["", "| image | arm | RQI | PSNR | HaarPSI | MS-SSIM |", "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['image']} | {r['arm']} | {r['rqi']:+.4f} | {r['psnr']:.2f} | {r['haarpsi']:.4f} | {r['ms_ssim']:.4f} |" for r in rows]
+    lines += [
+        f"| {r['image']} | {r['arm']} | {r['rqi']:+.4f} | {r['psnr']:.2f} | {r['haarpsi']:.4f} | {r['ms_ssim']:.4f} |"
+        for r in rows
+    ]
     (results / "summary.md").write_text("\n".join(lines) + "\n")
 
     columns = ["LQ (nearest)", *arms, "GT"]
@@ -297,7 +397,12 @@ def write_outputs(rows: list[dict], images: dict, logs: list[Path], results: Pat
             axes[row][col].imshow(panels[label][0].permute(1, 2, 0).clamp(0, 1).numpy())
             axes[row][col].set_axis_off()
             score = next(
-                (f"\nRQI {r['rqi']:+.3f}, {r['psnr']:.1f} dB, HaarPSI {r['haarpsi']:.3f}" for r in rows if r["image"] == name and r["arm"] == label), ""
+                (
+                    f"\nRQI {r['rqi']:+.3f}, {r['psnr']:.1f} dB, HaarPSI {r['haarpsi']:.3f}"
+                    for r in rows
+                    if r["image"] == name and r["arm"] == label
+                ),
+                "",
             )
             axes[row][col].set_title(f"{name}: {label}{score}", fontsize=8)
     figure.tight_layout()
@@ -327,14 +432,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path(".cache/example"), help="data, experiments/ and results/")
     parser.add_argument("--rqi", default="tiny-kadid-synth", help="RQI network (zoo name)")
     parser.add_argument(
-        "--rqi-weight", type=float, default=0.005,
+        "--rqi-weight",
+        type=float,
+        default=0.005,
         help="lambda: the loss adds -lambda * f(SR, GT) (0.005: the largest measured that keeps every held-out f < 0)",
     )
     parser.add_argument("--pretrained", type=Path, help="Real-ESRGAN x4plus generator (.pth); skips the L1 warm-up")
     parser.add_argument("--data", type=Path, help="folder of HR training images (default: scikit-image photographs)")
     parser.add_argument("--iters", type=int, default=40, help="RQI fine-tuning iterations")
     parser.add_argument(
-        "--degradation", choices=["paired", "realesrgan"], default=None,
+        "--degradation",
+        choices=["paired", "realesrgan"],
+        default=None,
         help="LR synthesis: 'paired' (bicubic LR, default without --pretrained: fast on a CPU) or 'realesrgan' "
         "(Real-ESRGAN's on-the-fly degradations, default with --pretrained)",
     )
@@ -343,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--amp", choices=["bf16", "fp16", "auto"], help="mixed precision for the RQI network")
     parser.add_argument(
-        "--no-transforms", action="store_true",
+        "--no-transforms",
+        action="store_true",
         help="RQI loss without its random transformations (the loss-side defence against judge hacking)",
     )
     parser.add_argument("--prepare-only", action="store_true", help="only write the image folders")
@@ -367,8 +477,16 @@ def main(argv: list[str] | None = None) -> int:
     arms = {}
     for arm in ("control", "rqi"):  # the same fine-tune (seed, data, iterations), without and with the RQI term
         options = realesrgan_options(
-            folders, iters=args.iters, gt_size=args.gt_size, batch=args.batch, rqi=args.rqi, rqi_weight=args.rqi_weight,
-            pretrained=before_weights, amp=args.amp, name=f"finetune_{arm}", transforms=not args.no_transforms,
+            folders,
+            iters=args.iters,
+            gt_size=args.gt_size,
+            batch=args.batch,
+            rqi=args.rqi,
+            rqi_weight=args.rqi_weight,
+            pretrained=before_weights,
+            amp=args.amp,
+            name=f"finetune_{arm}",
+            transforms=not args.no_transforms,
             degradation=args.degradation or ("paired" if args.pretrained is None else "realesrgan"),
         )
         if arm == "control":

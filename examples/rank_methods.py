@@ -48,7 +48,9 @@ def make_folders(root: Path) -> list[Path]:
         crop = np.ascontiguousarray(photo[(h - 256) // 2 : (h + 256) // 2, (w - 256) // 2 : (w + 256) // 2])
         cv2.imwrite(str(root / "gt" / f"{name}.png"), crop[:, :, ::-1])
         for method in methods:
-            cv2.imwrite(str(root / method / f"{name}.png"), np.ascontiguousarray(degrade(crop, method, rng)[:, :, ::-1]))
+            cv2.imwrite(
+                str(root / method / f"{name}.png"), np.ascontiguousarray(degrade(crop, method, rng)[:, :, ::-1])
+            )
     return [root / m for m in methods] + [root / "gt"]
 
 
@@ -58,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folders = make_folders(args.out)
-    return rqi_score([*map(str, folders), "--model", "tiny-kadid-synth", "--out", str(args.out / "scores.csv"), "--quiet"])
+    return rqi_score(
+        [*map(str, folders), "--model", "tiny-kadid-synth", "--out", str(args.out / "scores.csv"), "--quiet"]
+    )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from . import functional
 from ._version import __version__
-from .factory import create_network, load_network, prefetch
 from .errors import CheckpointError, ChecksumError, WeightsError
+from .factory import create_network, load_network, prefetch
 from .loss import RQILoss
 from .metric import RQIMetric, ScoreProtocol, score
 from .networks import RQINetwork

@@ -46,7 +46,8 @@ def read_state_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise
     except Exception as exc:  # any reader failure on a damaged file: say so, keep the original chained
         raise CheckpointError(
-            f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): "
+            f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}): "
             "it is truncated or corrupt. Download or copy it again (a Hub file: `hf download ... --force-download`)"
         ) from exc
     if not isinstance(state, Mapping) or not all(

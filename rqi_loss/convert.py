@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from .checkpoints import STORAGE_DTYPES
-from .factory import create_network
 from .errors import WeightsError
+from .factory import create_network
 from .hub import file_sha256
 from .zoo import get_model_record, list_models
 
@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rqi-convert", description=__doc__.split("\n\n")[0])
     parser.add_argument("source", type=Path, help="authors' checkpoint (.pt/.pth state dict, or .safetensors)")
     parser.add_argument("output", type=Path, help="output folder (config.json + model.safetensors + README.md)")
-    parser.add_argument("--model", default="maniqa-pipal", choices=list_models(), help="zoo architecture of the checkpoint")
+    parser.add_argument(
+        "--model", default="maniqa-pipal", choices=list_models(), help="zoo architecture of the checkpoint"
+    )
     parser.add_argument("--dtype", default="float32", choices=list(STORAGE_DTYPES), help="storage precision")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

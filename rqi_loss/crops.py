@@ -55,9 +55,7 @@ def take_crops(x: torch.Tensor, offsets: torch.Tensor, size: int) -> torch.Tenso
         cells = offsets[0].tolist()  # the same cells for every sample: slice the whole batch at once
         crops = torch.stack([x[:, :, r : r + size, c : c + size] for r, c in cells], dim=1)
         return crops.flatten(0, 1)
-    per_sample = [
-        x[i, :, r : r + size, c : c + size] for i, cells in enumerate(offsets.tolist()) for r, c in cells
-    ]
+    per_sample = [x[i, :, r : r + size, c : c + size] for i, cells in enumerate(offsets.tolist()) for r, c in cells]
     return torch.stack(per_sample)
 
 

@@ -21,5 +21,7 @@ def renamed_keyword(old: str, new: str, old_value: Any, new_value: Any, *, stack
         stacklevel=stacklevel,
     )
     if new_value:
-        raise TypeError(f"give {new}= only; {old}= is its deprecated name (got both: {old}={old_value!r}, {new}={new_value!r})")
+        raise TypeError(
+            f"give {new}= only; {old}= is its deprecated name (got both: {old}={old_value!r}, {new}={new_value!r})"
+        )
     return old_value

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import WEIGHTS_FILE, CONFIG_FILE, read_folder_config, read_state_file
+from .checkpoints import CONFIG_FILE, WEIGHTS_FILE, read_folder_config, read_state_file
 from .errors import ChecksumError, WeightsError
 from .hub import file_sha256, hub_file, parse_hub_name, rank_zero_first
 from .networks import RQINetwork, build_network, load_network_state
@@ -55,10 +55,13 @@ def _record_weights(
         path = Path(__file__).parent / record.package_folder / WEIGHTS_FILE
         if not path.is_file():
             raise WeightsError(
-                f"model {record.name!r}: package data {path} is missing; reinstall rqi_loss (the file ships in the wheel)"
+                f"model {record.name!r}: package data {path} is missing; "
+                "reinstall rqi_loss (the file ships in the wheel)"
             )
         if record.sha256 is not None and file_sha256(path) != record.sha256:
-            raise ChecksumError(f"model {record.name!r}: package data {path} does not match its sha256; reinstall rqi_loss")
+            raise ChecksumError(
+                f"model {record.name!r}: package data {path} does not match its sha256; reinstall rqi_loss"
+            )
         return read_state_file(path), f"package data {record.package_folder}"
     path = hub_file(record.name, record.repo_id, record.filename, record.revision, record.sha256)
     return read_state_file(path), f"{record.repo_id}@{record.revision}/{record.filename}"

@@ -12,8 +12,8 @@ from torch.utils.checkpoint import checkpoint as recompute_in_backward
 
 from .crops import CROP_MODES, crop_offsets, resize_to_min_side, take_crops
 from .deprecation import renamed_keyword
-from .networks.base import at_least_float32, split_features
 from .inputs import check_image_pair, check_pair_values, warn_sr_outside
+from .networks.base import at_least_float32, split_features
 from .transforms import PairTransforms, as_transforms, rescale_pair, transform_crops
 
 REDUCTIONS = ("mean", "sum", "none")

@@ -55,14 +55,18 @@ def _explain(exc: BaseException, *, model: str, repo_id: str, filename: str, rev
             f"HF_HUB_OFFLINE is set or the Hub is unreachable). {fetch_elsewhere}"
         )
     if isinstance(exc, errors.RevisionNotFoundError):
-        return WeightsError(f"model {model!r}: revision {revision!r} does not exist in Hub repo {repo_id!r}; check the pin")
+        return WeightsError(
+            f"model {model!r}: revision {revision!r} does not exist in Hub repo {repo_id!r}; check the pin"
+        )
     if isinstance(exc, errors.RepositoryNotFoundError):
         return WeightsError(
             f"model {model!r}: Hub repo {repo_id!r} not found (or private/gated: log in with `hf auth login` or "
             "set HF_TOKEN); check the repo id"
         )
     if isinstance(exc, errors.EntryNotFoundError):
-        return WeightsError(f"model {model!r}: file {filename!r} not found in Hub repo {repo_id!r} at revision {revision!r}")
+        return WeightsError(
+            f"model {model!r}: file {filename!r} not found in Hub repo {repo_id!r} at revision {revision!r}"
+        )
     if isinstance(exc, errors.HfHubHTTPError):
         return WeightsError(f"model {model!r}: the Hub refused {where}: {exc}")
     if _is_transport_error(exc):
@@ -100,7 +104,9 @@ def _fetch_verified(model: str, repo_id: str, filename: str, revision: str, sha2
         path = _download(repo_id, filename, revision)
         if sha256 is None or file_sha256(path) == sha256:
             return path
-        logger.warning("sha256 of %s from %s@%s does not match the pin; downloading it again", filename, repo_id, revision)
+        logger.warning(
+            "sha256 of %s from %s@%s does not match the pin; downloading it again", filename, repo_id, revision
+        )
         path = _download(repo_id, filename, revision, force=True)
     except Exception as exc:  # translated into an actionable error, original chained
         raise _explain(exc, model=model, repo_id=repo_id, filename=filename, revision=revision) from exc

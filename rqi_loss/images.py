@@ -61,7 +61,9 @@ def image_size(path: Path) -> tuple[int, int]:
         found = _BOMB_PIXELS.search(str(error))
         return (int(found.group(1)), 1) if found else (2**31, 1)
     except (OSError, ValueError, SyntaxError) as error:  # Pillow's "cannot identify image file" and friends
-        raise ImageReadError(f"{path}: not a readable image ({error}); supported: {', '.join(IMAGE_SUFFIXES)}") from error
+        raise ImageReadError(
+            f"{path}: not a readable image ({error}); supported: {', '.join(IMAGE_SUFFIXES)}"
+        ) from error
 
 
 def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> torch.Tensor:

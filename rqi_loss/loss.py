@@ -70,7 +70,12 @@ class RQILoss(FrozenJudge):
         transforms: bool | PairTransforms | dict = False,
         checkpoint: bool | None = None,
     ) -> None:
-        if isinstance(loss_weight, bool) or not isinstance(loss_weight, (int, float)) or not math.isfinite(loss_weight) or loss_weight < 0:
+        if (
+            isinstance(loss_weight, bool)
+            or not isinstance(loss_weight, (int, float))
+            or not math.isfinite(loss_weight)
+            or loss_weight < 0
+        ):
             raise ValueError(
                 f"loss_weight must be a finite number >= 0 (the minus sign is built in); got {loss_weight!r}"
             )
@@ -137,7 +142,8 @@ class RQILoss(FrozenJudge):
 
     def extra_repr(self) -> str:
         return (
-            f"{super().extra_repr()}, loss_weight={self.loss_weight}, reduction={self.reduction!r}, crop={self.crop!r}, "
+            f"{super().extra_repr()}, loss_weight={self.loss_weight}, reduction={self.reduction!r}, "
+            f"crop={self.crop!r}, "
             f"num_crops={self.num_crops}, antisymmetric={self.antisymmetric}, amp={self.amp!r}, "
             f"recompute={self.recompute}, transforms={self.transforms}"
         )

@@ -40,7 +40,9 @@ class PairTransforms:
         if not 0.25 <= low <= high <= 1.0:
             raise ValueError(f"transforms scale must be (low, high) with 0.25 <= low <= high <= 1; got {self.scale!r}")
         if not 0.0 <= self.noise <= 0.1:
-            raise ValueError(f"transforms noise must be a standard deviation in [0, 0.1] (e.g. 0.01); got {self.noise!r}")
+            raise ValueError(
+                f"transforms noise must be a standard deviation in [0, 0.1] (e.g. 0.01); got {self.noise!r}"
+            )
 
 
 DEFAULT_TRANSFORMS = PairTransforms()
@@ -104,6 +106,7 @@ def transform_crops(
 
 def _dihedral(x: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     """Crop k transposed if bit 2 of codes[k], flipped vertically if bit 1, horizontally if bit 0."""
+
     def select(bit: int) -> torch.Tensor:
         return ((codes >> bit) & 1).bool().view(-1, 1, 1, 1).to(x.device, non_blocking=True)
 

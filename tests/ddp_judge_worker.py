@@ -16,9 +16,9 @@ import tempfile
 import torch
 from torch import nn
 
-from conftest import make_tiny_network  # the script's own folder, tests/, is on sys.path
-
 from rqi_loss import RQILoss
+
+from conftest import make_tiny_network  # the script's own folder, tests/, is on sys.path
 
 
 class SRWithLoss(nn.Module):
@@ -52,8 +52,11 @@ def worker(rank: int, world: int, placement: str, port: int, out_dir: str) -> No
     step(lq, gt).backward()
     judge = loss.network
     result = {
-        "synced_names": [name for name, _ in wrapped.named_parameters()] + [name for name, _ in wrapped.named_buffers()],
-        "generator_weight": wrapped.module.generator.weight.flatten()[:4].tolist() if placement == "inside" else wrapped.module.weight.flatten()[:4].tolist(),
+        "synced_names": [name for name, _ in wrapped.named_parameters()]
+        + [name for name, _ in wrapped.named_buffers()],
+        "generator_weight": wrapped.module.generator.weight.flatten()[:4].tolist()
+        if placement == "inside"
+        else wrapped.module.weight.flatten()[:4].tolist(),
         "judge_weight": next(judge.parameters()).flatten()[:4].tolist(),
         "judge_grads": [p.grad is not None for p in judge.parameters()],
         "state_dict_keys": list(wrapped.module.state_dict()),

@@ -1,8 +1,8 @@
 """Runs one Hub scenario in a fresh process (HF_* variables are read when huggingface_hub is imported).
 
 Usage: python hub_client.py '<json>' with keys: register (optional zoo record fields), action ("create",
-"loss", "from_pretrained"), name, kwargs, ddp (world size, optional), build_ranks and prefetch (with ddp). Prints one JSON line: {"ok", "score"}
-or {"ok": false, "type", "message"}.
+"loss", "from_pretrained"), name, kwargs, ddp (world size, optional), build_ranks and prefetch (with ddp).
+Prints one JSON line: {"ok", "score"} or {"ok": false, "type", "message"}.
 """
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ def ddp_worker(rank: int, world: int, spec: dict, port: int, out_dir: str) -> No
 
     os.environ.update(LOCAL_RANK=str(rank), RANK=str(rank), WORLD_SIZE=str(world))
     torch.distributed.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world,
         timeout=datetime.timedelta(seconds=60),
     )
     if spec.get("prefetch"):

@@ -133,7 +133,11 @@ class FakeHub:
             return self._error(handler, problem)
         files = self.repos[repo_id]["commits"][commit]
         siblings = [
-            {"rfilename": name, "size": len(data), "lfs": {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}}
+            {
+                "rfilename": name,
+                "size": len(data),
+                "lfs": {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134},
+            }
             for name, data in sorted(files.items())
         ]
         payload = json.dumps({"id": repo_id, "modelId": repo_id, "sha": commit, "siblings": siblings}).encode()

@@ -34,7 +34,11 @@ def _run(options: dict, workdir: Path, *launcher: str) -> str:
     path = workdir / f"{options['name']}.yml"
     path.write_text(yaml.safe_dump(options, sort_keys=False))
     example.write_meta_info(options)
-    command = [*launcher, "-m", "rqi_loss.basicsr.train", "-opt", str(path)] if launcher else [sys.executable, "-m", "rqi_loss.basicsr.train", "-opt", str(path)]
+    command = (
+        [*launcher, "-m", "rqi_loss.basicsr.train", "-opt", str(path)]
+        if launcher
+        else [sys.executable, "-m", "rqi_loss.basicsr.train", "-opt", str(path)]
+    )
     if launcher:
         command += ["--launcher", "pytorch"]
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
@@ -72,12 +76,16 @@ def test_registrations_are_idempotent():
 
 def test_import_rqi_loss_does_not_import_basicsr():
     code = "import sys, rqi_loss; print('basicsr' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 def test_loss_classes_from_the_registry():
-    import rqi_loss.basicsr  # noqa: F401
     from basicsr.losses import build_loss
+
+    import rqi_loss.basicsr  # noqa: F401
 
     loss = build_loss({"type": "RQILoss", "model": "tiny-kadid-synth", "loss_weight": 0.5, "seed": 0})
     percep = build_loss({"type": "RQIPerceptualLoss", "model": "tiny-kadid-synth", "seed": 0})
@@ -95,9 +103,9 @@ def test_loss_classes_from_the_registry():
 
 
 def test_calculate_rqi_takes_basicsr_images():
-    import rqi_loss.basicsr  # noqa: F401
     from basicsr.utils.registry import METRIC_REGISTRY
 
+    import rqi_loss.basicsr  # noqa: F401
     from rqi_loss import create_network
     from rqi_loss.functional import rqi_score
 
@@ -111,13 +119,18 @@ def test_calculate_rqi_takes_basicsr_images():
 
     expected = rqi_score(rgb(sr_bgr), rgb(gt_bgr), create_network("tiny-kadid-synth"), crop="grid").item()
     assert value == pytest.approx(expected, abs=1e-6)
-    assert METRIC_REGISTRY.get("calculate_rqi")(sr_bgr, gt_bgr, crop_border=4, model="tiny-kadid-synth", better="higher") == value
+    assert (
+        METRIC_REGISTRY.get("calculate_rqi")(sr_bgr, gt_bgr, crop_border=4, model="tiny-kadid-synth", better="higher")
+        == value
+    )
     with pytest.raises(TypeError, match=r"unknown option\(s\) \['bettr'\]; valid options: .*num_crops.*better"):
         METRIC_REGISTRY.get("calculate_rqi")(sr_bgr, gt_bgr, crop_border=4, model="tiny-kadid-synth", bettr="higher")
 
 
 def test_pixel_opt_rqiloss_train_pipeline(folders, tmp_path):
-    options = _paired_options(folders, "pix", {"pixel_opt": {"type": "RQILoss", "model": "tiny-kadid-synth", "loss_weight": 1.0}})
+    options = _paired_options(
+        folders, "pix", {"pixel_opt": {"type": "RQILoss", "model": "tiny-kadid-synth", "loss_weight": 1.0}}
+    )
     log = _run(options, tmp_path)
     assert "l_pix:" in log and "End of training" in log
     assert (tmp_path / "experiments" / "pix" / "models" / "net_g_2.pth").is_file()
@@ -143,8 +156,11 @@ def _realesrgan(folders, name: str, iters: int = 2) -> dict:
 def test_rqi_realesrgan_model_train_pipeline_with_validation(folders, tmp_path):
     options = _realesrgan(folders, "resr")
     options["datasets"]["val"] = {
-        "name": "heldout", "type": "PairedImageDataset", "dataroot_gt": str(folders["heldout_hr"]),
-        "dataroot_lq": str(folders["heldout_lr_x4"]), "io_backend": {"type": "disk"},
+        "name": "heldout",
+        "type": "PairedImageDataset",
+        "dataroot_gt": str(folders["heldout_hr"]),
+        "dataroot_lq": str(folders["heldout_lr_x4"]),
+        "io_backend": {"type": "disk"},
     }
     # `better: higher` is BasicSR's own key, which it passes on to the metric function with the others
     rqi_block = {"type": "calculate_rqi", "crop_border": 4, "model": "tiny-kadid-synth", "better": "higher"}
@@ -154,25 +170,36 @@ def test_rqi_realesrgan_model_train_pipeline_with_validation(folders, tmp_path):
     assert "# rqi:" in log  # the validation metric was computed
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="CPU gloo path; with CUDA BasicSR's NCCL path needs one GPU per rank")
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="CPU gloo path; with CUDA BasicSR's NCCL path needs one GPU per rank"
+)
 def test_ddp_two_processes_on_gloo(folders, tmp_path):
     options = _realesrgan(folders, "ddp")
-    log = _run(options, tmp_path, sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533")
+    log = _run(
+        options, tmp_path, sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533"
+    )
     assert "World size (gpu number): 2" in log and "l_g_rqi:" in log
 
 
 def test_rqi_term_reaches_the_generator(folders, tmp_path):
     """With L1 off and the GAN weight 0, every generator gradient comes through the RQI term."""
-    import rqi_loss.basicsr  # noqa: F401
     from basicsr.data import build_dataset
     from basicsr.models import build_model
+
+    import rqi_loss.basicsr  # noqa: F401
 
     options = _realesrgan(folders, "grad")
     options["train"].pop("pixel_opt")
     options["train"]["gan_opt"]["loss_weight"] = 0.0
     example.write_meta_info(options)
     options.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0)
-    options["path"].update(experiments_root=str(tmp_path), models=str(tmp_path), training_states=str(tmp_path), log=str(tmp_path), visualization=str(tmp_path))
+    options["path"].update(
+        experiments_root=str(tmp_path),
+        models=str(tmp_path),
+        training_states=str(tmp_path),
+        log=str(tmp_path),
+        visualization=str(tmp_path),
+    )
     dataset_opt = copy.deepcopy(options["datasets"]["train"]) | {"phase": "train", "scale": 4}
     dataset = build_dataset(dataset_opt)
     model = build_model(options)
@@ -186,8 +213,19 @@ def test_rqi_term_reaches_the_generator(folders, tmp_path):
 
 def test_example_smoke(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "finetune_realesrgan.py"), "--workdir", str(tmp_path), "--iters", "2", "--warmup-iters", "2"],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            str(ROOT / "examples" / "finetune_realesrgan.py"),
+            "--workdir",
+            str(tmp_path),
+            "--iters",
+            "2",
+            "--warmup-iters",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = tmp_path / "results"
@@ -209,9 +247,10 @@ def test_real_recipe_yaml_runs_through_rqi_basicsr_train(folders, freed_tmp_path
     example's photographs instead), the Real-ESRGAN checkpoints (random RRDBNet/UNet weights saved under the
     YAML's param keys, so the pretrained-loading path runs), the VGG19 weights (perceptual term off), the Hub
     (the embedded judge instead of maniqa-pipal) and tensorboard; and a small batch/crop for speed."""
-    import rqi_loss.basicsr  # noqa: F401
     from basicsr.archs.discriminator_arch import UNetDiscriminatorSN
     from basicsr.archs.rrdbnet_arch import RRDBNet
+
+    import rqi_loss.basicsr  # noqa: F401
 
     tmp_path = freed_tmp_path
 
@@ -227,11 +266,18 @@ def test_real_recipe_yaml_runs_through_rqi_basicsr_train(folders, freed_tmp_path
     overrides = [
         f"datasets:train:dataroot_gt={folders['train_hr']}",
         f"datasets:train:meta_info={meta_info}",
-        "datasets:train:gt_size=128", "gt_size=128", "queue_size=4",
-        "datasets:train:batch_size_per_gpu=2", "datasets:train:num_worker_per_gpu=0",
-        f"path:pretrain_network_g={pretrained_g}", f"path:pretrain_network_d={pretrained_d}",
-        "train:perceptual_opt=~", "train:rqi_opt:model=tiny-kadid-synth", "train:total_iter=2",
-        "logger:print_freq=1", "logger:use_tb_logger=false",
+        "datasets:train:gt_size=128",
+        "gt_size=128",
+        "queue_size=4",
+        "datasets:train:batch_size_per_gpu=2",
+        "datasets:train:num_worker_per_gpu=0",
+        f"path:pretrain_network_g={pretrained_g}",
+        f"path:pretrain_network_d={pretrained_d}",
+        "train:perceptual_opt=~",
+        "train:rqi_opt:model=tiny-kadid-synth",
+        "train:total_iter=2",
+        "logger:print_freq=1",
+        "logger:use_tb_logger=false",
     ]
     yml = ROOT / "examples" / "options" / "finetune_realesrgan_x4plus_rqi.yml"
     command = [sys.executable, "-m", "rqi_loss.basicsr.train", "-opt", str(yml), "--force_yml", *overrides]

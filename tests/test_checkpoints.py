@@ -9,11 +9,12 @@ import pickle
 import pytest
 import torch
 
-from conftest import TINY_MANIQA, make_tiny_network
 from rqi_loss import create_network, load_network
 from rqi_loss.checkpoints import read_state_file
 from rqi_loss.convert import main as convert_main
-from rqi_loss.zoo import PretrainedModel, _REGISTRY, register
+from rqi_loss.zoo import _REGISTRY, PretrainedModel, register
+
+from conftest import TINY_MANIQA, make_tiny_network
 
 
 @pytest.fixture

@@ -58,7 +58,9 @@ def test_band_shape_tells_gaussian_from_sparse_bands():
     assert abs(gap_gaussian.item() - 0.5 * math.log(math.pi / 2)) < 0.02
     assert gap_sparse.item() > gap_gaussian.item() + 1.0
     # mean log local energy sits below the log mean energy, far more so when the energy is patchy
-    assert (log_mean_abs(sparse) - _band_shape(sparse)[1]).item() > (log_mean_abs(gaussian) - _band_shape(gaussian)[1]).item() + 0.5
+    assert (log_mean_abs(sparse) - _band_shape(sparse)[1]).item() > (
+        log_mean_abs(gaussian) - _band_shape(gaussian)[1]
+    ).item() + 0.5
 
 
 def test_peak_cell_sees_a_local_loss_that_the_mean_dilutes():

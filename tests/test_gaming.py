@@ -34,7 +34,9 @@ def test_attack_stays_in_budget_and_raises_the_score(judge):
 
 
 def test_run_reports_gain_and_referees_per_eps(judge):
-    results = gaming.run(judge, defended=gaming.as_transforms(True), eps_list=[1 / 255], steps=2, draws=2, ordering=False)
+    results = gaming.run(
+        judge, defended=gaming.as_transforms(True), eps_list=[1 / 255], steps=2, draws=2, ordering=False
+    )
     assert set(results["configs"]) == {"plain", "defended"}
     for per_target in results["configs"].values():
         for target in ("photos", "kadid_pairs"):

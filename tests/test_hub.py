@@ -37,7 +37,9 @@ def expected_score(network) -> float:
         return network(sr, gt).item()
 
 
-def tiny_record(revision: str = "main", sha256: str | None = None, repo_id: str = REPO, filename: str = "rqi_weights.pt"):
+def tiny_record(
+    revision: str = "main", sha256: str | None = None, repo_id: str = REPO, filename: str = "rqi_weights.pt"
+):
     return dict(
         name="tiny-test",
         description="tiny test network",
@@ -104,7 +106,9 @@ def test_first_download_then_cache(hub, hf_env, tiny_weights):
     again = run_client(hf_env, register=tiny_record(commit, digest), action="loss", name="tiny-test")
     assert again == first and hub.log == []
 
-    offline = run_client({**hf_env, "HF_HUB_OFFLINE": "1"}, register=tiny_record("main"), action="loss", name="tiny-test")
+    offline = run_client(
+        {**hf_env, "HF_HUB_OFFLINE": "1"}, register=tiny_record("main"), action="loss", name="tiny-test"
+    )
     assert offline == first and hub.log == []
 
 
@@ -256,7 +260,10 @@ def test_rqi_score_ranks_with_a_hub_network(hub, hf_env, tmp_path):
         command = [sys.executable, "-m", "rqi_loss.metric.cli", str(tmp_path / "blur"), str(tmp_path / "gt")]
         done = subprocess.run(
             command + ["--model", model, "--out", str(out), "--quiet", "--device", "cpu"],
-            env=hf_env, capture_output=True, text=True, timeout=300,
+            env=hf_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert "rank" in done.stdout and "blur" in done.stdout
@@ -272,7 +279,11 @@ def test_cached_blob_is_checked_against_its_etag_name(tmp_path, algorithm):
     from rqi_loss.hub import verify_cached_file
 
     data = b'{"architecture": "rqi_cnn"}\n'
-    digest = hashlib.sha256(data).hexdigest() if algorithm == "sha256" else hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    digest = (
+        hashlib.sha256(data).hexdigest()
+        if algorithm == "sha256"
+        else hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    )
     blob = tmp_path / "blobs" / digest
     blob.parent.mkdir()
     blob.write_bytes(data)

@@ -83,13 +83,17 @@ def test_sr_at_255_scale_against_unit_gt(loss):
 
 def test_gt_at_255_scale(loss):
     sr, gt = _pair()
-    with pytest.raises(ValueError, match=r"gt has values up to 25\d\.\d: it looks like \[0, 255\] data.*Divide it by 255"):
+    with pytest.raises(
+        ValueError, match=r"gt has values up to 25\d\.\d: it looks like \[0, 255\] data.*Divide it by 255"
+    ):
         loss(sr, gt * 255)
 
 
 def test_gt_in_minus_one_to_one(loss):
     sr, gt = _pair()
-    with pytest.raises(ValueError, match=r"gt has values down to -(0\.9\d|1\.00): it looks like \[-1, 1\] data.*\(x \+ 1\) / 2"):
+    with pytest.raises(
+        ValueError, match=r"gt has values down to -(0\.9\d|1\.00): it looks like \[-1, 1\] data.*\(x \+ 1\) / 2"
+    ):
         loss(sr, gt * 2 - 1)
 
 

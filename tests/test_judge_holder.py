@@ -13,8 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import make_tiny_network
 from rqi_loss import RQILoss, RQIMetric
+
+from conftest import make_tiny_network
 
 WORKER = Path(__file__).with_name("ddp_judge_worker.py")
 
@@ -69,9 +70,7 @@ def test_judge_moves_and_casts_with_its_holder_but_outer_calls_cannot_unfreeze_i
 
 @pytest.mark.parametrize("placement", ["inside", "outside"])
 def test_ddp_neither_broadcasts_nor_reduces_the_judge(placement):
-    out = subprocess.run(
-        [sys.executable, str(WORKER), placement], capture_output=True, text=True, timeout=300
-    )
+    out = subprocess.run([sys.executable, str(WORKER), placement], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     ranks = json.loads(out.stdout.strip().splitlines()[-1])["ranks"]
     assert ranks[0]["generator_weight"] == ranks[1]["generator_weight"]  # DDP broadcast the generator ...

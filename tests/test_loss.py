@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import make_tiny_network
 from rqi_loss import RQILoss
 from rqi_loss.crops import crop_offsets, grid_starts
 from rqi_loss.functional import rqi_loss, rqi_score
+
+from conftest import make_tiny_network
 
 
 def test_loss_is_minus_score_for_reduction_none(tiny_network):
@@ -120,13 +121,20 @@ def test_random_crops_are_aligned(tiny_network):
     positions = crop_offsets(2, 64, 80, 32, "random", 3, torch.Generator().manual_seed(0))
     expected = torch.stack(
         [
-            torch.stack([tiny_network(sr[i : i + 1, :, r : r + 32, c : c + 32], gt[i : i + 1, :, r : r + 32, c : c + 32])[0] for r, c in cells]).mean()
+            torch.stack(
+                [
+                    tiny_network(sr[i : i + 1, :, r : r + 32, c : c + 32], gt[i : i + 1, :, r : r + 32, c : c + 32])[0]
+                    for r, c in cells
+                ]
+            ).mean()
             for i, cells in enumerate(positions.tolist())
         ]
     )
     torch.testing.assert_close(scores, expected)
     assert len({tuple(c) for cells in positions.tolist() for c in cells}) > 1  # the positions do vary
-    itself = rqi_score(sr, sr, tiny_network, crop="random", num_crops=4, antisymmetric=True, generator=torch.Generator().manual_seed(1))
+    itself = rqi_score(
+        sr, sr, tiny_network, crop="random", num_crops=4, antisymmetric=True, generator=torch.Generator().manual_seed(1)
+    )
     assert torch.equal(itself, torch.zeros(2))
 
 

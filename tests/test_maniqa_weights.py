@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hub_client import fixed_pair
 from rqi_loss import create_network, load_network
 from rqi_loss.convert import main as convert_main
+
+from hub_client import fixed_pair
 from test_hub import hf_env, hub, run_client  # noqa: F401  (fixtures)
 
 pytest.importorskip("rqi.models.maniqa", reason="needs the reference package rqi-iqa (test extra)")

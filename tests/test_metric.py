@@ -11,6 +11,7 @@ import torch
 import rqi_loss
 from rqi_loss import RQIMetric, ScoreProtocol
 from rqi_loss.metric.protocol import scale_sizes
+
 from reference import RecordingRandom, UnitRangeNetwork, reference_protocol
 
 
@@ -57,6 +58,7 @@ def test_parity_with_the_authors_protocol_given_the_same_crops(monkeypatch, tmp_
     scores agree to float32 rounding (their mapping to [-1, 1] happens before the bilinear downscales, ours
     inside the network; both are affine, so only rounding differs)."""
     import rqi.rqi as reference_module
+
     from rqi_loss.images import read_image
 
     paths = _save_pngs(tmp_path, *_photo_pair(*size))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import TINY_MANIQA, make_tiny_network
 from rqi_loss import create_network, list_models
 from rqi_loss.networks import MANIQARQI, build_network, load_network_state
+
+from conftest import TINY_MANIQA, make_tiny_network
 
 
 def test_contract(tiny_network):

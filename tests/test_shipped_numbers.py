@@ -33,7 +33,9 @@ def sample_metrics(root: Path) -> dict[str, float]:
     pairs = dense_pairs(rows)
     pairs = pairs[torch.randperm(len(pairs), generator=torch.Generator().manual_seed(0))[:PAIRS]]
     labels = relative_labels(rows, pairs, (1.0, 5.0))
-    metrics, _ = validation_metrics(create_network("tiny-kadid-synth"), rows, pairs, labels, cache=ImageCache(), device=torch.device("cpu"))
+    metrics, _ = validation_metrics(
+        create_network("tiny-kadid-synth"), rows, pairs, labels, cache=ImageCache(), device=torch.device("cpu")
+    )
     return metrics
 
 

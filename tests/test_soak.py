@@ -14,7 +14,9 @@ def test_loss_steps_do_not_grow_peak_memory(tmp_path):
     out = tmp_path / "soak.json"
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--steps", "300", "--warmup", "60", "--sample-every", "30", "--json", str(out)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())

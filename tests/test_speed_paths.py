@@ -9,7 +9,7 @@ import torch
 
 from rqi_loss import RQILoss, RQIMetric
 from rqi_loss.functional import pair_scores
-from rqi_loss.networks import CompactRQI, MANIQARQI
+from rqi_loss.networks import MANIQARQI, CompactRQI
 
 
 def _loss_and_grad(loss, sr, gt):
@@ -70,7 +70,9 @@ def test_channels_last_inputs_give_the_same_loss_and_gradient(tiny_network, imag
     sr, gt = image_pair
     loss = RQILoss(tiny_network, crop="grid")
     plain = _loss_and_grad(loss, sr, gt)
-    cl = _loss_and_grad(loss, sr.contiguous(memory_format=torch.channels_last), gt.contiguous(memory_format=torch.channels_last))
+    cl = _loss_and_grad(
+        loss, sr.contiguous(memory_format=torch.channels_last), gt.contiguous(memory_format=torch.channels_last)
+    )
     torch.testing.assert_close(cl[0], plain[0], rtol=0, atol=1e-6)
     torch.testing.assert_close(cl[1], plain[1], rtol=1e-4, atol=1e-7)
 

@@ -25,7 +25,9 @@ data = pytest.importorskip("skimage.data")
 
 GREY_UNSEEN = ("camera.png", "brick.png", "gravel.png", "coins.png")
 _CONFIG = Path(rqi_loss.__file__).parent / "pretrained" / "tiny-kadid-synth" / "config.json"
-HELD_OUT = tuple(f for group in json.loads(_CONFIG.read_text())["provenance"]["held_out_groups"] for f in PHOTOGRAPHS[group])
+HELD_OUT = tuple(
+    f for group in json.loads(_CONFIG.read_text())["provenance"]["held_out_groups"] for f in PHOTOGRAPHS[group]
+)
 
 
 @pytest.fixture(scope="module")

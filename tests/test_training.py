@@ -45,7 +45,7 @@ def test_dense_pairs_counts_and_antisymmetric_labels():
     assert all(rows[i].scene == rows[j].scene and i != j for i, j in pairs.tolist())
     assert len({tuple(p) for p in pairs.tolist()}) == len(pairs)
     labels = relative_labels(rows, pairs, (1.0, 4.0))
-    lookup = {tuple(p): l for p, l in zip(pairs.tolist(), labels.tolist())}
+    lookup = {tuple(p): label for p, label in zip(pairs.tolist(), labels.tolist())}
     assert all(lookup[(i, j)] == -lookup[(j, i)] for i, j in lookup)
     assert labels.min() == -1.0 and labels.max() == 1.0
     assert lookup[(1, 0)] == pytest.approx(1 / 3)
@@ -266,7 +266,12 @@ def test_two_epoch_run_lowers_val_loss_and_exports(tmp_path, recipe):
             "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
             "recipe": recipe,
             "seed": 1,
-            "data": {"table": str(table), "group_column": "group", "reference_column": "reference", "val_fraction": 0.34},
+            "data": {
+                "table": str(table),
+                "group_column": "group",
+                "reference_column": "reference",
+                "val_fraction": 0.34,
+            },
             "optim": {"epochs": 2, "pairs_per_epoch": 256, "batch_size": 16, "lr": 0.003, "warmup_steps": 4},
         }
     )
@@ -277,7 +282,13 @@ def test_two_epoch_run_lowers_val_loss_and_exports(tmp_path, recipe):
     assert [h["epoch"] for h in history] == [0, 1, 2]
     assert min(h["val_loss"] for h in history[1:]) < history[0]["val_loss"]
     out = tmp_path / "out"
-    assert {p.name for p in out.iterdir()} >= {"config.json", "model.safetensors", "README.md", "history.json", "training_curves.png"}
+    assert {p.name for p in out.iterdir()} >= {
+        "config.json",
+        "model.safetensors",
+        "README.md",
+        "history.json",
+        "training_curves.png",
+    }
     assert json.loads((out / "history.json").read_text())["best"]["epoch"] == summary["best"]["epoch"]
     network = load_network(out)
     assert network.config["width"] == 4
@@ -297,8 +308,13 @@ def test_members_train_as_seeded_single_runs_and_export_their_mean(tmp_path):
                 "name": name,
                 "architecture": "rqi_cnn",
                 "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
-                "data": {"table": str(table), "group_column": "group", "reference_column": "reference",
-                         "val_fraction": 0.34, "split_seed": 1},
+                "data": {
+                    "table": str(table),
+                    "group_column": "group",
+                    "reference_column": "reference",
+                    "val_fraction": 0.34,
+                    "split_seed": 1,
+                },
                 "optim": {"epochs": 1, "pairs_per_epoch": 64, "batch_size": 16, "lr": 0.01, "warmup_steps": 1},
                 **top,
             }
@@ -337,9 +353,13 @@ def test_members_train_as_seeded_single_runs_and_export_their_mean(tmp_path):
         assert all(torch.equal(member.state_dict()[k], v) for k, v in single.state_dict().items())
     assert "seed 1, spectrum_channels=1" in (tmp_path / "mixed" / "README.md").read_text()
     assert [m["network_changes"] for m in summary["members"]] == [{}, {"spectrum_channels": 1}]
-    with pytest.raises(ValueError, match=r"member_seeds must list one entry per member \(members: 2, at least 2\); got \[1\]"):
+    with pytest.raises(
+        ValueError, match=r"member_seeds must list one entry per member \(members: 2, at least 2\); got \[1\]"
+    ):
         config("bad", members=2, member_seeds=[1])
-    with pytest.raises(ValueError, match=r"config key member_networks: expected a list of mappings or null; got \[\{\}, 'wide'\]"):
+    with pytest.raises(
+        ValueError, match=r"config key member_networks: expected a list of mappings or null; got \[\{\}, 'wide'\]"
+    ):
         config("bad", members=2, member_networks=[{}, "wide"])
 
 
@@ -356,8 +376,20 @@ def test_ema_weights_are_validated_and_exported_and_threads_restored(tmp_path):
                 "architecture": "rqi_cnn",
                 "network": {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0},
                 "seed": 3,
-                "data": {"table": str(table), "group_column": "group", "reference_column": "reference", "val_fraction": 0.34},
-                "optim": {"epochs": 1, "pairs_per_epoch": pairs, "batch_size": 16, "lr": 0.01, "warmup_steps": 1, **optim},
+                "data": {
+                    "table": str(table),
+                    "group_column": "group",
+                    "reference_column": "reference",
+                    "val_fraction": 0.34,
+                },
+                "optim": {
+                    "epochs": 1,
+                    "pairs_per_epoch": pairs,
+                    "batch_size": 16,
+                    "lr": 0.01,
+                    "warmup_steps": 1,
+                    **optim,
+                },
             }
         )
         summary = train(config, tmp_path / name, progress=False)
@@ -369,7 +401,10 @@ def test_ema_weights_are_validated_and_exported_and_threads_restored(tmp_path):
     _, ema_weights = run("ema", 64, ema_decay=0.999999, threads=1)
     assert torch.get_num_threads() == threads
     _, four_step_weights = run("plain4", 64)
-    gap = lambda a, b: max((a[k] - b[k]).abs().max().item() for k in a)
+
+    def gap(a, b):
+        return max((a[k] - b[k]).abs().max().item() for k in a)
+
     assert gap(ema_weights, one_step_weights) < 1e-4 < 1e-3 < gap(four_step_weights, one_step_weights)
     assert "moving average (EMA decay 0.999999)" in (tmp_path / "ema" / "README.md").read_text()
     for bad in ({"ema_decay": 1.0}, {"threads": 0}):
@@ -381,9 +416,10 @@ def test_ema_weights_are_validated_and_exported_and_threads_restored(tmp_path):
 def test_predict_pairs_matches_the_network_on_each_pair(tmp_path, architecture):
     """Features extracted once per image and chunk, then compared, give what net(a, b) gives pair by pair, in
     the order of the pairs (chunks of at most 8 images and batches of 4 here, so both boundaries are crossed)."""
-    from conftest import make_tiny_network
     from rqi_loss.training.dataset import ImageCache, PairDataset
     from rqi_loss.training.evaluation import predict_pairs
+
+    from conftest import make_tiny_network
 
     rows = read_csv_table(_tiny_dataset(tmp_path), group_column="group", reference_column="reference")
     if architecture == "maniqa_rqi":
@@ -415,7 +451,9 @@ def test_pairs_of_differently_sized_images_are_refused(tmp_path):
     rows = [ImageRow("s", tmp_path / n, 3.0, "g", None) for n in ("a.png", "b.png")]
     pairs = torch.tensor([[0, 1]])
     network = build_network("rqi_cnn", {"input_size": 32, "levels": 2, "width": 4, "hidden": 16})
-    with pytest.raises(ValueError, match=r"paired images differ in size: .*a\.png \(3, 40, 40\) vs .*b\.png \(3, 48, 48\)"):
+    with pytest.raises(
+        ValueError, match=r"paired images differ in size: .*a\.png \(3, 40, 40\) vs .*b\.png \(3, 48, 48\)"
+    ):
         predict_pairs(network, rows, pairs, cache=ImageCache(), device=torch.device("cpu"))
     dataset = PairDataset([r.image for r in rows], pairs, torch.zeros(1), 32, train=True, cache=ImageCache())
     with pytest.raises(ValueError, match="paired images differ in size"):

@@ -15,6 +15,7 @@ from rqi_loss.training import load_config, parse_config
 from rqi_loss.training.dataset import ImageCache
 from rqi_loss.training.table_check import check_table_images
 from rqi_loss.training.tables import TrainingDataError, read_csv_table
+
 from test_training import _tiny_dataset, tiny_config_values
 
 RQI_TRAIN = Path(sys.executable).with_name("rqi-train")
@@ -28,7 +29,10 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_yaml_number_strings_become_numbers(tmp_path):
-    path = _write(tmp_path, "name: a\narchitecture: rqi_cnn\ndata: {table: t.csv}\noptim: {lr: 1e-3, epochs: '3', weight_decay: 1}\n")
+    path = _write(
+        tmp_path,
+        "name: a\narchitecture: rqi_cnn\ndata: {table: t.csv}\noptim: {lr: 1e-3, epochs: '3', weight_decay: 1}\n",
+    )
     assert yaml.safe_load(path.read_text())["optim"]["lr"] == "1e-3"  # what PyYAML gives
     optim = load_config(path).optim
     assert optim.lr == 1e-3 and isinstance(optim.lr, float)
@@ -44,7 +48,11 @@ def test_yaml_number_strings_become_numbers(tmp_path):
         ("optim", {"epochs": "2.5"}, r"config key optim.epochs: expected an integer; got '2.5' \(str\)"),
         ("optim", {"bf16": "yes"}, r"config key optim.bf16: expected true or false; got 'yes' \(str\)"),
         ("optim", {"batch_size": True}, r"config key optim.batch_size: expected an integer; got True \(bool\)"),
-        ("data", {"mos_range": [1, "x"]}, r"config key data.mos_range: expected a list of 2 values \(a number, a number\) or null"),
+        (
+            "data",
+            {"mos_range": [1, "x"]},
+            r"config key data.mos_range: expected a list of 2 values \(a number, a number\) or null",
+        ),
         ("data", {"table": 5}, r"config key data.table: expected a string or null; got 5 \(int\)"),
         (None, {"seed": "0x"}, r"config key seed: expected an integer; got '0x' \(str\)"),
         (None, {"network": [1]}, r"config key network: expected a mapping; got \[1\] \(list\)"),
@@ -102,7 +110,11 @@ def test_images_are_checked_before_the_first_step(tmp_path):
     assert "3 bad row(s)" in message
     assert "table.csv, line 8: cannot read training image" in message and "s1_blur1.png" in message
     assert "table.csv, line 15: image" in message and "s2_noise1.png' does not exist" in message
-    assert "table.csv, line 19: image" in message and "is 48x40 but" in message and "paired images must have one size" in message
+    assert (
+        "table.csv, line 19: image" in message
+        and "is 48x40 but" in message
+        and "paired images must have one size" in message
+    )
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -139,7 +151,9 @@ def test_adversarial_block_is_parsed_and_checked():
     with pytest.raises(ValueError, match=r"optim.adversarial.target must be 'label' or 'clean'; got 'mos'"):
         parse_config({**BASE, "optim": {"adversarial": {"target": "mos"}}})
     assert parse_config(BASE).optim.adversarial is None
-    with pytest.raises(ValueError, match=r"config key optim.adversarial: expected a mapping with keys eps \(a number\), steps"):
+    with pytest.raises(
+        ValueError, match=r"config key optim.adversarial: expected a mapping with keys eps \(a number\), steps"
+    ):
         parse_config({**BASE, "optim": {"adversarial": {"eps": 0.01, "budget": 2}}})
     with pytest.raises(ValueError, match=r"optim.adversarial.eps must lie in \(0, 0.1\]"):
         parse_config({**BASE, "optim": {"adversarial": {"eps": 0.0}}})
@@ -149,8 +163,9 @@ def test_perturbed_pair_stays_within_eps_and_raises_the_loss():
     import torch
     import torch.nn.functional as F
 
-    from conftest import make_tiny_network
     from rqi_loss.training.adversarial import AdversarialConfig, perturb_pair
+
+    from conftest import make_tiny_network
 
     network = make_tiny_network()
     g = torch.Generator().manual_seed(0)
@@ -187,7 +202,11 @@ def test_init_from_and_adversarial_training(tmp_path):
     train(config("clean"), tmp_path / "clean", progress=False)
     train(config("frozen", lr=0.0), tmp_path / "frozen", progress=False)
     train(config("adversarial", adversarial={"eps": 0.01, "steps": 1}), tmp_path / "adversarial", progress=False)
-    train(config("invariant", adversarial={"eps": 0.01, "steps": 1, "target": "clean"}), tmp_path / "invariant", progress=False)
+    train(
+        config("invariant", adversarial={"eps": 0.01, "steps": 1, "target": "clean"}),
+        tmp_path / "invariant",
+        progress=False,
+    )
     names = ("clean", "frozen", "adversarial", "invariant")
     clean, frozen, adversarial, invariant = (load_network(tmp_path / n).state_dict() for n in names)
     assert all(torch.equal(clean[k], frozen[k]) for k in clean)

@@ -10,7 +10,12 @@ from rqi_loss import PairTransforms, RQILoss, create_network
 from rqi_loss.functional import rqi_loss, rqi_score
 from rqi_loss.transforms import DEFAULT_TRANSFORMS, _dihedral, as_transforms
 
-SPECS = [True, PairTransforms(dihedral=True, scale=(1.0, 1.0)), PairTransforms(dihedral=False, scale=(0.6, 0.9)), PairTransforms(noise=0.02)]
+SPECS = [
+    True,
+    PairTransforms(dihedral=True, scale=(1.0, 1.0)),
+    PairTransforms(dihedral=False, scale=(0.6, 0.9)),
+    PairTransforms(noise=0.02),
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +32,12 @@ def _pair(size=160, n=2, seed=0):
 @pytest.mark.parametrize("spec", SPECS, ids=["default", "dihedral", "scale", "noise"])
 def test_exactly_antisymmetric_and_zero_on_identical_images(judge, spec):
     sr, gt = _pair()
-    forward = rqi_score(sr, gt, judge, crop="random", num_crops=2, transforms=spec, generator=torch.Generator().manual_seed(3))
-    backward = rqi_score(gt, sr, judge, crop="random", num_crops=2, transforms=spec, generator=torch.Generator().manual_seed(3))
+    forward = rqi_score(
+        sr, gt, judge, crop="random", num_crops=2, transforms=spec, generator=torch.Generator().manual_seed(3)
+    )
+    backward = rqi_score(
+        gt, sr, judge, crop="random", num_crops=2, transforms=spec, generator=torch.Generator().manual_seed(3)
+    )
     assert torch.equal(forward, -backward)
     same = rqi_score(sr, sr, judge, crop="random", transforms=spec, generator=torch.Generator().manual_seed(4))
     assert torch.equal(same, torch.zeros(2))
@@ -49,7 +58,14 @@ def test_module_agrees_with_functional_and_global_rng_is_untouched(judge):
     state = torch.get_rng_state()
     module = RQILoss(judge, seed=5, transforms={"noise": 0.01, "scale": [0.8, 1.0]}, loss_weight=0.1)
     value = module(sr, gt)
-    expected = rqi_loss(sr, gt, judge, loss_weight=0.1, transforms=PairTransforms(noise=0.01, scale=(0.8, 1.0)), generator=torch.Generator().manual_seed(5))
+    expected = rqi_loss(
+        sr,
+        gt,
+        judge,
+        loss_weight=0.1,
+        transforms=PairTransforms(noise=0.01, scale=(0.8, 1.0)),
+        generator=torch.Generator().manual_seed(5),
+    )
     assert torch.equal(value, expected)
     assert torch.equal(torch.get_rng_state(), state)
 
@@ -66,12 +82,16 @@ def test_dihedral_elements_are_the_eight_symmetries():
     out = _dihedral(x, torch.arange(8))
     seen = {tuple(o.flatten().tolist()) for o in out}
     assert len(seen) == 8
-    expected = {tuple(t.flatten().tolist()) for k in range(4) for t in (torch.rot90(x[0, 0], k), torch.rot90(x[0, 0].T, k))}
+    expected = {
+        tuple(t.flatten().tolist()) for k in range(4) for t in (torch.rot90(x[0, 0], k), torch.rot90(x[0, 0].T, k))
+    }
     assert seen == expected
 
 
 def test_bad_specs_are_named():
-    with pytest.raises(ValueError, match=r"transforms got unknown key\(s\) \['flip'\]; valid keys: \['dihedral', 'noise', 'scale'\]"):
+    with pytest.raises(
+        ValueError, match=r"transforms got unknown key\(s\) \['flip'\]; valid keys: \['dihedral', 'noise', 'scale'\]"
+    ):
         RQILoss("tiny-kadid-synth", transforms={"flip": True})
     with pytest.raises(ValueError, match="transforms scale must be"):
         PairTransforms(scale=(1.0, 2.0))

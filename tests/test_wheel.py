@@ -32,7 +32,18 @@ def installed(tmp_path_factory) -> Path:
     for name in PROJECT_FILES:
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "rqi_loss", source / "rqi_loss", ignore=shutil.ignore_patterns("__pycache__"))
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(work), str(source)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        "-w",
+        str(work),
+        str(source),
+    ]
     subprocess.run(command, check=True, capture_output=True, text=True)
     (wheel,) = work.glob("rqi_loss-*.whl")
     site = work / "site"

@@ -41,7 +41,14 @@ def main() -> None:
         writer.writerow(["type_id", "type_name", "level", "mean_mos", "std_mos", "count"])
         for (kind, level), values in sorted(scores.items()):
             writer.writerow(
-                [kind, TYPE_NAMES[kind - 1], level, f"{statistics.mean(values):.4f}", f"{statistics.stdev(values):.4f}", len(values)]
+                [
+                    kind,
+                    TYPE_NAMES[kind - 1],
+                    level,
+                    f"{statistics.mean(values):.4f}",
+                    f"{statistics.stdev(values):.4f}",
+                    len(values),
+                ]
             )
     print(f"wrote {OUT} ({len(scores)} rows)")
 

@@ -25,7 +25,10 @@ def main() -> None:
             print(f"{name}: {record.filename!r} not found in {record.repo_id}@{info.sha}")
             continue
         sha256 = entry.lfs.sha256 if entry.lfs else None
-        print(f'{name}: repo_id="{record.repo_id}" filename="{record.filename}" revision="{info.sha}" sha256="{sha256}" size={entry.size}')
+        print(
+            f'{name}: repo_id="{record.repo_id}" filename="{record.filename}" revision="{info.sha}" '
+            f'sha256="{sha256}" size={entry.size}'
+        )
 
 
 if __name__ == "__main__":

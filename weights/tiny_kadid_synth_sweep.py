@@ -72,8 +72,13 @@ def main() -> None:
             best = result["best"]
             logging.warning(
                 "%-14s epoch %2d  image_srcc %.4f  pair_sign %.4f  pair_srcc %.4f  dref_sign %.4f  %.0f s",
-                result["variant"], best["epoch"], best["image_srcc"], best["pair_sign_accuracy"], best["pair_srcc"],
-                best.get("distorted_ref_pair_sign_accuracy", float("nan")), result["seconds"],
+                result["variant"],
+                best["epoch"],
+                best["image_srcc"],
+                best["pair_sign_accuracy"],
+                best["pair_srcc"],
+                best.get("distorted_ref_pair_sign_accuracy", float("nan")),
+                result["seconds"],
             )
             results.append(result)
             if args.json:  # after every variant, so a run cut short keeps what finished

@@ -17,9 +17,9 @@ install_functional_tensor_alias()  # must precede the first basicsr import
 from basicsr.utils.registry import LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY  # noqa: E402
 
 from .losses import RQILoss, RQIPerceptualLoss  # noqa: E402
-from .validation_metric import calculate_rqi  # noqa: E402
 from .realesrgan_model import RQIRealESRGANModel  # noqa: E402
 from .registry import register  # noqa: E402
+from .validation_metric import calculate_rqi  # noqa: E402
 
 register(LOSS_REGISTRY, RQILoss)
 register(LOSS_REGISTRY, RQIPerceptualLoss)

@@ -10,8 +10,9 @@ import os
 
 
 def main() -> None:
-    import rqi_loss.basicsr  # noqa: F401  (registrations)
     from basicsr.train import train_pipeline
+
+    import rqi_loss.basicsr  # noqa: F401  (registrations)
 
     from .compat import cpu_distributed
 

@@ -17,10 +17,10 @@ import torch
 
 from ..amp import AMP_MODES
 from ..images import DEFAULT_MAX_PIXELS, ImageReadError, read_image
-from .rqi_metric import RQIMetric
 from .pairing import MethodPairs, PairingError, collect_images, match_method, method_names
 from .protocol import PROTOCOLS
 from .report import OUTPUT_SUFFIXES, ScoreReport
+from .rqi_metric import RQIMetric
 
 logger = logging.getLogger("rqi_loss.score")
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resize-sr", action="store_true", help="resize SR to the GT size instead of failing")
     parser.add_argument("--strip-suffix", default="", help='remove this from SR file stems before pairing, e.g. "_x4"')
     parser.add_argument(
-        "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
         help=f"refuse larger images from their header, before decoding (default {DEFAULT_MAX_PIXELS:,}, Pillow's)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -113,45 +115,71 @@ def _score_all(
         bar.close()
 
 
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the command line before any file is read, or None."""
+    if len(args.paths) < 2:
+        return "give at least one SR path and the GT path (rqi-score SR [SR ...] GT)"
+    if args.max_pixels < 1:
+        return f"--max-pixels must be a positive pixel count; got {args.max_pixels}"
+    if args.out is not None and args.out.suffix.lower() not in OUTPUT_SUFFIXES:
+        return f"--out must end in .csv or .json; got {args.out}"
+    return None
+
+
+def _warn_unmatched(methods: list[MethodPairs]) -> None:
+    for m in methods:
+        for file in m.unmatched_sr:
+            logger.warning("%s: %s has no GT image of the same name; not scored", m.method, file)
+        if m.unmatched_gt:
+            names = ", ".join(f.name for f in m.unmatched_gt)
+            logger.warning("%s: no SR image for %d GT image(s): %s", m.method, len(m.unmatched_gt), names)
+
+
+def _build_metric(args: argparse.Namespace) -> RQIMetric:
+    return RQIMetric(
+        args.model,
+        protocol=args.protocol,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        amp=args.amp,
+        resize_sr=args.resize_sr,
+        device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+        checkpoint_path=args.checkpoint,
+    )
+
+
+def _new_report(args: argparse.Namespace, metric: RQIMetric, methods: list[MethodPairs]) -> ScoreReport:
+    unmatched = {
+        m.method: [str(f) for f in m.unmatched_sr + m.unmatched_gt] for m in methods if m.unmatched_sr or m.unmatched_gt
+    }
+    protocol = dataclasses.asdict(metric.protocol)
+    return ScoreReport(
+        model=args.model, seed=args.seed, protocol=protocol, methods=[m.method for m in methods], unmatched=unmatched
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    if len(args.paths) < 2:
-        logger.error("give at least one SR path and the GT path (rqi-score SR [SR ...] GT)")
-        return EXIT_USAGE
-    if args.max_pixels < 1:
-        logger.error("--max-pixels must be a positive pixel count; got %d", args.max_pixels)
-        return EXIT_USAGE
-    if args.out is not None and args.out.suffix.lower() not in OUTPUT_SUFFIXES:
-        logger.error("--out must end in .csv or .json; got %s", args.out)
+    problem = _usage_problem(args)
+    if problem is not None:
+        logger.error("%s", problem)
         return EXIT_USAGE
     try:
         methods, gt_images = _pair_up(args)
     except PairingError as error:
         logger.error("%s", error)
         return EXIT_USAGE
-    for m in methods:
-        for file in m.unmatched_sr:
-            logger.warning("%s: %s has no GT image of the same name; not scored", m.method, file)
-        if m.unmatched_gt:
-            logger.warning("%s: no SR image for %d GT image(s): %s", m.method, len(m.unmatched_gt), ", ".join(f.name for f in m.unmatched_gt))
+    _warn_unmatched(methods)
     if not any(m.pairs for m in methods):
         logger.error("no SR image matched a GT image by name (see the warnings above; --strip-suffix may help)")
         return EXIT_USAGE
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        metric = RQIMetric(
-            args.model, protocol=args.protocol, seed=args.seed, batch_size=args.batch_size, amp=args.amp,
-            resize_sr=args.resize_sr, device=device, checkpoint_path=args.checkpoint,
-        )
+        metric = _build_metric(args)
     except (KeyError, ValueError, TypeError, OSError, RuntimeError) as error:
         logger.error("cannot load model %r: %s", args.model, error)
         return EXIT_USAGE
-    report = ScoreReport(
-        model=args.model, seed=args.seed, protocol=dataclasses.asdict(metric.protocol),
-        methods=[m.method for m in methods],
-        unmatched={m.method: [str(f) for f in m.unmatched_sr + m.unmatched_gt] for m in methods if m.unmatched_sr or m.unmatched_gt},
-    )
+    report = _new_report(args, metric, methods)
     interrupted = False
     try:
         _score_all(metric, methods, report, args.quiet, args.max_pixels)

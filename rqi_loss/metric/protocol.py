@@ -29,13 +29,16 @@ class ScoreProtocol:
         counts = tuple(self.crops_per_scale)
         if not counts or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in counts):
             raise ValueError(
-                f"crops_per_scale must be a non-empty sequence of integers >= 1, e.g. (20, 10, 5); got {self.crops_per_scale!r}"
+                "crops_per_scale must be a non-empty sequence of integers >= 1, e.g. (20, 10, 5); "
+                f"got {self.crops_per_scale!r}"
             )
         object.__setattr__(self, "crops_per_scale", counts)
         if not isinstance(self.scale_factor, (int, float)) or not 0 < self.scale_factor < 1:
             raise ValueError(f"scale_factor must lie in (0, 1), e.g. 0.5; got {self.scale_factor!r}")
         if self.crop_size is not None and (not isinstance(self.crop_size, int) or self.crop_size < 1):
-            raise ValueError(f"crop_size must be a positive integer or None (the network's input size); got {self.crop_size!r}")
+            raise ValueError(
+                f"crop_size must be a positive integer or None (the network's input size); got {self.crop_size!r}"
+            )
 
 
 PROTOCOLS: dict[str, ScoreProtocol] = {
@@ -49,9 +52,7 @@ def get_protocol(protocol: str | ScoreProtocol) -> ScoreProtocol:
     if isinstance(protocol, ScoreProtocol):
         return protocol
     if protocol not in PROTOCOLS:
-        raise ValueError(
-            f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)} or pass a ScoreProtocol"
-        )
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)} or pass a ScoreProtocol")
     return PROTOCOLS[protocol]
 
 

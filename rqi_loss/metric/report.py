@@ -59,7 +59,8 @@ class ScoreReport:
         lines = [f"{'rank':>4}  {'method':<{width}}  {'images':>6}  {'mean':>9}  {'std':>8}  {'wins':>5}"]
         for rank, r in enumerate(rows, 1):
             lines.append(
-                f"{rank:>4}  {r['method']:<{width}}  {r['images']:>6}  {r['mean']:>9.4f}  {r['std']:>8.4f}  {r['wins']:>5}"
+                f"{rank:>4}  {r['method']:<{width}}  {r['images']:>6}  "
+                f"{r['mean']:>9.4f}  {r['std']:>8.4f}  {r['wins']:>5}"
             )
         lines.append(
             f"RQI f(SR, GT) with {self.model}: higher is better (> 0: judged better than GT); "

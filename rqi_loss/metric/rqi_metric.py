@@ -130,7 +130,10 @@ class RQIMetric(FrozenJudge):
         return torch.cat(scores).view(n, k)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, protocol={self.protocol}, seed={self.seed}, batch_size={self.batch_size}, amp={self.amp!r}"
+        return (
+            f"{super().extra_repr()}, protocol={self.protocol}, seed={self.seed}, batch_size={self.batch_size}, "
+            f"amp={self.amp!r}"
+        )
 
 
 def score(

@@ -1,9 +1,9 @@
 """The network contract every RQI network follows.
 
 ``net(sr, gt)`` takes float tensors (N, 3, S, S) in [0, 1], RGB, S = ``net.input_size``, and returns (N,)
-float32 scores f(sr, gt) (float64 for a float64 network): the predicted quality of ``sr`` relative to ``gt`` (``higher_is_better``: positive
-means ``sr`` looks better). The work is split so each image's features can be computed once:
-``extract(x)`` -> features, ``compare(features_a, features_b)`` -> scores.
+float32 scores f(sr, gt) (float64 for a float64 network): the predicted quality of ``sr`` relative to ``gt``
+(``higher_is_better``: positive means ``sr`` looks better). The work is split so each image's features can be
+computed once: ``extract(x)`` -> features, ``compare(features_a, features_b)`` -> scores.
 """
 
 from __future__ import annotations
@@ -101,7 +101,9 @@ class RQINetwork(nn.Module):
         """
         from ..checkpoints import write_folder
 
-        return write_folder(folder, architecture=self.architecture, config=self.config, state=self.state_dict(), **metadata)
+        return write_folder(
+            folder, architecture=self.architecture, config=self.config, state=self.state_dict(), **metadata
+        )
 
     def is_unused_checkpoint_key(self, key: str) -> bool:
         """True for keys that published checkpoints carry but this network never uses (accepted, dropped)."""

@@ -20,7 +20,9 @@ from .base import RQINetwork
 from .registry import build_network, register_architecture
 
 
-def member_config(config: dict[str, Any], member_configs: Sequence[dict[str, Any]] | None, index: int) -> dict[str, Any]:
+def member_config(
+    config: dict[str, Any], member_configs: Sequence[dict[str, Any]] | None, index: int
+) -> dict[str, Any]:
     """Config of member ``index``: ``config`` updated with ``member_configs[index]`` (``None``: ``config``)."""
     return {**config, **(member_configs[index] if member_configs else {})}
 
@@ -63,7 +65,11 @@ class RQIEnsemble(RQINetwork):
 
     @property
     def config(self) -> dict[str, Any]:
-        config = {"architecture": self.member_architecture, "config": copy.deepcopy(self.member_config), "members": len(self.members)}
+        config = {
+            "architecture": self.member_architecture,
+            "config": copy.deepcopy(self.member_config),
+            "members": len(self.members),
+        }
         if self.member_changes is not None:
             config["member_configs"] = copy.deepcopy(self.member_changes)
         return config

@@ -21,9 +21,14 @@ from .registry import register_architecture
 from .swin import SwinStage
 from .vit import ViTFeatures
 
-
 _VIT_BLOCK_KEY = re.compile(r"vit\.blocks\.(\d+)\.")
-_UNUSED_PREFIXES = ("vit.norm.", "vit.head.", "conv0_x2.", "swintransformer1.downsample.", "swintransformer2.downsample.")
+_UNUSED_PREFIXES = (
+    "vit.norm.",
+    "vit.head.",
+    "conv0_x2.",
+    "swintransformer1.downsample.",
+    "swintransformer2.downsample.",
+)
 
 
 @dataclass(frozen=True)

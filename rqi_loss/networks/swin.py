@@ -117,8 +117,7 @@ class SwinLayer(nn.Module):
         super().__init__()
         self.grid = grid
         self.blocks = nn.ModuleList(
-            SwinBlock(dim, grid, num_heads, window, 0 if i % 2 == 0 else window // 2, mlp_hidden)
-            for i in range(depth)
+            SwinBlock(dim, grid, num_heads, window, 0 if i % 2 == 0 else window // 2, mlp_hidden) for i in range(depth)
         )
         self.conv = nn.Conv2d(dim, dim, 3, 1, 1)
 

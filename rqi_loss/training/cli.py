@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", type=Path, help="training config (.yaml/.yml/.toml)")
     parser.add_argument("--output", type=Path, required=True, help="output folder (our Hub layout)")
     parser.add_argument(
-        "overrides", nargs="*", metavar="KEY=VALUE",
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
         help="change config keys, e.g. optim.lr=1e-4 data.root=/data (values read as YAML, type-checked)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -107,7 +107,9 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
                 f"{key} must list one entry per member (members: {config.members}, at least 2); got {list(given)!r}"
             )
     if data.scenes_per_source < 1:
-        raise ValueError(f"data.scenes_per_source must be a positive scene count, e.g. 5; got {data.scenes_per_source!r}")
+        raise ValueError(
+            f"data.scenes_per_source must be a positive scene count, e.g. 5; got {data.scenes_per_source!r}"
+        )
     if data.table is None and data.synthetic is None:
         raise ValueError("data needs a table (path to a CSV) or synthetic: kadid")
     return config
@@ -130,5 +132,7 @@ def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> TrainConf
     else:
         raise ValueError(f"config {str(path)!r}: use a .yaml, .yml or .toml file")
     if not isinstance(values, dict):
-        raise ValueError(f"config {str(path)!r}: expected a mapping of keys at the top level; got {type(values).__name__}")
+        raise ValueError(
+            f"config {str(path)!r}: expected a mapping of keys at the top level; got {type(values).__name__}"
+        )
     return parse_config(apply_overrides(values, list(overrides)))

@@ -29,8 +29,12 @@ def _describe(annotation: Any) -> str:
         return "a mapping"
     if dataclasses.is_dataclass(annotation):
         hints = typing.get_type_hints(annotation)
-        return "a mapping with keys " + ", ".join(f"{f.name} ({_describe(hints[f.name])})" for f in dataclasses.fields(annotation))
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(annotation, str(annotation))
+        return "a mapping with keys " + ", ".join(
+            f"{f.name} ({_describe(hints[f.name])})" for f in dataclasses.fields(annotation)
+        )
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+        annotation, str(annotation)
+    )
 
 
 def _parse_number(text: str) -> int | float | None:
@@ -105,7 +109,9 @@ def checked_fields(cls: type, values: dict[str, Any], where: str) -> dict[str, A
         result = _coerce(value, hints[key])
         if result is _MISMATCH:
             name = f"{where}.{key}" if where != "the top level" else key
-            raise ValueError(f"config key {name}: expected {_describe(hints[key])}; got {value!r} ({type(value).__name__})")
+            raise ValueError(
+                f"config key {name}: expected {_describe(hints[key])}; got {value!r} ({type(value).__name__})"
+            )
         checked[key] = result
     return checked
 

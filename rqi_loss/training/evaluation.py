@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from ..networks.base import map_features
-from .dataset import ImageCache, centre_crop, check_same_size
 from .correlation import plcc, sign_accuracy, srcc
+from .dataset import ImageCache, centre_crop, check_same_size
 from .pairs import reference_pairs
 from .tables import ImageRow
 
@@ -48,7 +48,9 @@ def predict_pairs(
                 features = _extract(network, images, device, batch_size)
                 for n in range(0, len(chunk), batch_size):
                     batch = path_pairs[n : n + batch_size]
-                    first, second = (torch.tensor([slot[pair[side]] for pair in batch], device=device) for side in (0, 1))
+                    first, second = (
+                        torch.tensor([slot[pair[side]] for pair in batch], device=device) for side in (0, 1)
+                    )
                     picked_a, picked_b = (map_features(lambda t, i=i: t[i], features) for i in (first, second))
                     scores[chunk[n : n + batch_size]] = network.compare(picked_a, picked_b).float().cpu()
     finally:

@@ -19,6 +19,10 @@ TRANSFER_NOTE = (
     "distortions re-implemented on scikit-image photographs: a transfer of human labels, not a human study "
     "of these images."
 )
+RECIPE_SUMMARIES = {
+    "rqi": "dense MOS-difference pairs, Huber loss",
+    "traditional": "(distorted, reference) pairs, absolute MOS",
+}
 _CARD_METRICS = ("val_loss", "pair_srcc", "pair_sign_accuracy", "distorted_ref_pair_sign_accuracy", "image_srcc")
 
 
@@ -54,8 +58,11 @@ def export(network: torch.nn.Module, state: dict, config: TrainConfig, summary: 
     if "members" in summary:
         members = summary["members"]
         plot_history(
-            [m["history"] for m in members], output / "training_curves.png", title=title,
-            labels=[_member_label(m) for m in members], ensemble=summary["best"],
+            [m["history"] for m in members],
+            output / "training_curves.png",
+            title=title,
+            labels=[_member_label(m) for m in members],
+            ensemble=summary["best"],
         )
     else:
         plot_history([summary["history"]], output / "training_curves.png", title=title)
@@ -85,18 +92,24 @@ def model_card(config: TrainConfig, summary: dict[str, Any], parameters: int) ->
         )
         header = "| member | " + " | ".join(_CARD_METRICS) + " |"
         table = "\n".join(
-            f"| {_member_label(m)} | " + " | ".join(f"{m['best'][k]:.4f}" if k in m["best"] else "-" for k in _CARD_METRICS) + " |"
+            f"| {_member_label(m)} | "
+            + " | ".join(f"{m['best'][k]:.4f}" if k in m["best"] else "-" for k in _CARD_METRICS)
+            + " |"
             for m in members
         )
-        member_table = f"\n\n## Each member alone (its best epoch)\n\n{header}\n|{' --- |' * (len(_CARD_METRICS) + 1)}\n{table}"
+        member_table = (
+            f"\n\n## Each member alone (its best epoch)\n\n{header}\n|{' --- |' * (len(_CARD_METRICS) + 1)}\n{table}"
+        )
         heading = "Held-out validation (the ensemble)"
     else:
-        chosen = f"- best epoch {best['epoch']} of {len(summary['history']) - 1}, chosen by the recipe's own validation loss"
+        chosen = (
+            f"- best epoch {best['epoch']} of {len(summary['history']) - 1}, chosen by the recipe's own validation loss"
+        )
         member_table, heading = "", "Held-out validation (best epoch)"
     return (
         f"# {config.name}\n\n{config.description}\n\n"
         f"- architecture: {architecture} ({parameters / 1e3:.0f} k parameters)\n"
-        f"- recipe: `{config.recipe}` ({'dense MOS-difference pairs, Huber loss' if config.recipe == 'rqi' else '(distorted, reference) pairs, absolute MOS'})\n"
+        f"- recipe: `{config.recipe}` ({RECIPE_SUMMARIES[config.recipe]})\n"
         f"- training data: {data}; held-out groups (never seen in training): {', '.join(summary['val_groups'])}\n"
         f"{chosen}; training took {summary['seconds'] / 60:.1f} min{weights}\n\n"
         f"## {heading}\n\n| metric | value |\n| --- | --- |\n{rows}{member_table}\n\n"

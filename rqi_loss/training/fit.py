@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +81,11 @@ def fit(
     torch.manual_seed(seed)
     network = member_network(config, network_config, initial_state).to(device)
     # With ema_decay, validation, checkpoint choice and export use the moving average of the weights.
-    averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(optim.ema_decay), use_buffers=True) if optim.ema_decay else None
+    averaged = (
+        AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(optim.ema_decay), use_buffers=True)
+        if optim.ema_decay
+        else None
+    )
     judged = averaged.module if averaged is not None else network
     images, pairs, labels = recipe_pairs(config, train_rows, mos_range)
     crop = optim.crop_size or network.input_size
@@ -90,9 +95,10 @@ def fit(
     steps_per_epoch = max(1, optim.pairs_per_epoch // optim.batch_size)
     total_steps = steps_per_epoch * optim.epochs
     optimizer, scheduler = optimizer_and_schedule(network, optim, total_steps)
+    sizes = (len(train_rows), len(validate.rows), len(pairs), total_steps)
     logger.info(
         "training %s (%s recipe, seed %d): %d train / %d val images, %d training pairs, %d steps on %s",
-        config.name, config.recipe, seed, len(train_rows), len(validate.rows), len(pairs), total_steps, device,
+        *(config.name, config.recipe, seed, *sizes, device),
     )
     history = [validate(judged, 0, float("nan"))]  # the untrained network, for reference
     best: dict[str, Any] = {"val_loss": float("inf")}
@@ -100,24 +106,42 @@ def fit(
     for epoch in range(optim.epochs):
         dataset.set_epoch(epoch)
         order = epoch_order(len(dataset), steps_per_epoch * optim.batch_size, seed * 7919 + epoch)
-        loader = DataLoader(Subset(dataset, order.tolist()), batch_size=optim.batch_size, num_workers=optim.num_workers, drop_last=True)
-        network.train()
-        losses = []
-        for a, b, target in tqdm(loader, desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not progress, leave=False):
-            loss = training_loss(network, a.to(device), b.to(device), target.to(device), optim)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            if averaged is not None:
-                averaged.update_parameters(network)
-            losses.append(loss.item())
+        loader = DataLoader(
+            Subset(dataset, order.tolist()), batch_size=optim.batch_size, num_workers=optim.num_workers, drop_last=True
+        )
+        progress_bar = tqdm(loader, desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not progress, leave=False)
+        losses = train_epoch(network, progress_bar, optimizer, scheduler, averaged, optim, device)
         record = validate(judged, epoch + 1, float(np.mean(losses)))
         history.append(record)
         if record["val_loss"] < best["val_loss"]:
             best = record
             state = copy.deepcopy({k: v.cpu() for k, v in judged.state_dict().items()})
     return MemberRun(seed=seed, state=state, best=best, history=history)
+
+
+def train_epoch(
+    network: torch.nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    averaged: AveragedModel | None,
+    optim: OptimConfig,
+    device: torch.device,
+) -> list[float]:
+    """One pass over ``batches`` of (a, b, target) in training mode: a step each, the moving average updated
+    after each step. Returns the training loss of every step."""
+    network.train()
+    losses = []
+    for a, b, target in batches:
+        loss = training_loss(network, a.to(device), b.to(device), target.to(device), optim)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if averaged is not None:
+            averaged.update_parameters(network)
+        losses.append(loss.item())
+    return losses
 
 
 def training_loss(

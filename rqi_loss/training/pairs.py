@@ -57,7 +57,9 @@ def reference_pairs(rows: Sequence[ImageRow]) -> tuple[torch.Tensor, list[ImageR
             rows.append(ImageRow(row.scene, row.reference, float("nan"), row.group, row.reference))
         pairs.append((index, position[row.reference]))
     if not pairs:
-        raise TrainingDataError("the traditional recipe needs rows with a reference image (reference column / iqa table)")
+        raise TrainingDataError(
+            "the traditional recipe needs rows with a reference image (reference column / iqa table)"
+        )
     return torch.tensor(pairs), rows
 
 

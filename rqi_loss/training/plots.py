@@ -37,7 +37,15 @@ def plot_history(
             left.plot(*zip(*points), style, color=f"C{colour}", marker="o", markersize=3, label=key + suffix)
         for colour, key in enumerate(_METRICS):
             if key in history[0]:
-                right.plot(epochs, [h[key] for h in history], style, color=f"C{colour}", marker="o", markersize=3, label=key if n == 0 else None)
+                right.plot(
+                    epochs,
+                    [h[key] for h in history],
+                    style,
+                    color=f"C{colour}",
+                    marker="o",
+                    markersize=3,
+                    label=key if n == 0 else None,
+                )
     for colour, key in enumerate(_METRICS):
         if ensemble is not None and key in ensemble:
             right.axhline(ensemble[key], color=f"C{colour}", linewidth=0.8, alpha=0.7)

@@ -44,10 +44,14 @@ def train_val_split(config: TrainConfig, rows: list[ImageRow]) -> tuple[list[Ima
     excluded, groups = set(config.data.train_exclude_groups), {row.group for row in rows}
     unknown = sorted(excluded - groups)
     if unknown:
-        raise TrainingDataError(f"data.train_exclude_groups names unknown groups {unknown}; the table has {sorted(groups)}")
+        raise TrainingDataError(
+            f"data.train_exclude_groups names unknown groups {unknown}; the table has {sorted(groups)}"
+        )
     train = [row for row in train if row.group not in excluded]
     if not train:
-        raise TrainingDataError(f"data.train_exclude_groups {sorted(excluded)} leaves no training rows; exclude fewer groups")
+        raise TrainingDataError(
+            f"data.train_exclude_groups {sorted(excluded)} leaves no training rows; exclude fewer groups"
+        )
     return train, val
 
 

@@ -61,7 +61,9 @@ def cut_scenes(photo: np.ndarray, spec: SynthSpec, rng: np.random.Generator) -> 
     """Non-overlapping ``scene_size`` crops with enough texture; a random subset of ``scenes_per_source``."""
     size = spec.scene_size
     h, w = photo.shape[:2]
-    crops = [photo[y : y + size, x : x + size] for y in range(0, h - size + 1, size) for x in range(0, w - size + 1, size)]
+    crops = [
+        photo[y : y + size, x : x + size] for y in range(0, h - size + 1, size) for x in range(0, w - size + 1, size)
+    ]
     crops = [c for c in crops if c.std() >= spec.min_scene_std]
     order = rng.permutation(len(crops))
     return [crops[i] for i in order[: spec.scenes_per_source]]

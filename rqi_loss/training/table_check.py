@@ -38,7 +38,9 @@ def check_table_images(rows: Sequence[ImageRow], cache: ImageCache, *, progress:
     if problems:
         listed = "\n  ".join(problems[:MAX_LISTED])
         more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-        raise TrainingDataError(f"the training table has {len(problems)} bad row(s); fix or remove them:\n  {listed}{more}")
+        raise TrainingDataError(
+            f"the training table has {len(problems)} bad row(s); fix or remove them:\n  {listed}{more}"
+        )
 
 
 def _size_mismatches(rows: Sequence[ImageRow], sizes: dict[Path, tuple[int, ...]]) -> list[str]:

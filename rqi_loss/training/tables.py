@@ -79,7 +79,9 @@ def read_csv_table(
                     image=_resolve(root, _cell(row, image_column, path, line)),
                     mos=_score(row[mos_column], path, line, mos_column),
                     group=_cell(row, group_column, path, line) if group_column else row[scene_column],
-                    reference=_resolve(root, row[reference_column]) if reference_column and row[reference_column] else None,
+                    reference=_resolve(root, row[reference_column])
+                    if reference_column and row[reference_column]
+                    else None,
                     where=f"{path}, line {line}",
                 )
             )

@@ -82,7 +82,18 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
         if config.members > 1:
             logger.info("ensemble member %d of %d (seed %d): %s", k + 1, config.members, seed, network_config)
         runs.append(
-            fit(config, seed, network_config, train_rows, mos_range, validate, cache, device, progress, initial_states[k])
+            fit(
+                config,
+                seed,
+                network_config,
+                train_rows,
+                mos_range,
+                validate,
+                cache,
+                device,
+                progress,
+                initial_states[k],
+            )
         )
     summary: dict[str, Any] = {
         "train_groups": sorted({r.group for r in train_rows}),

@@ -49,6 +49,8 @@ class Validator:
             own_pred, own_labels = dense_pred, self.dense_labels
         else:
             own_rows, own_pairs, own_labels = self.own
-            own_pred = predict_pairs(network, own_rows, own_pairs, cache=self.cache, device=self.device, bf16=optim.bf16)
+            own_pred = predict_pairs(
+                network, own_rows, own_pairs, cache=self.cache, device=self.device, bf16=optim.bf16
+            )
         val_loss = F.huber_loss(torch.from_numpy(own_pred), own_labels, delta=optim.huber_delta).item()
         return {"val_loss": val_loss, **metrics}

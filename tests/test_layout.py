@@ -1,0 +1,76 @@
+"""The shape of the code base: imports inside the package point down (never into a package's ``__init__``),
+no function in the package runs over 60 lines, and no script edits ``sys.path``."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "rqi_loss"
+MAX_FUNCTION_LINES = 60
+SYS_PATH_EDITS = tuple("sys.path." + verb for verb in ("insert", "append", "extend"))  # spelt so as not to match here
+
+
+def package_modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def is_module(package: Path, name: str) -> bool:
+    return (package / f"{name}.py").is_file() or (package / name / "__init__.py").is_file()
+
+
+def upward_imports(path: Path) -> list[str]:
+    """Imports in ``path`` that take a name from a package's ``__init__`` (its own or an ancestor's), or from
+    ``rqi_loss`` by absolute name, instead of naming the module that defines it."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level > 0 and node.module is None:
+            package = path.parent
+            for _ in range(node.level - 1):
+                package = package.parent
+            found += [f"line {node.lineno}: {alias.name}" for alias in node.names if not is_module(package, alias.name)]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "rqi_loss":
+            found.append(f"line {node.lineno}: absolute import of {node.module}")
+    return found
+
+
+@pytest.mark.parametrize("path", package_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_down(path):
+    if path.name == "__init__.py" and path.parent == PACKAGE:
+        return  # the package root gathers the public names
+    assert upward_imports(path) == []
+
+
+def test_the_checker_sees_an_upward_import(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("X = 1\n")
+    (package / "sibling.py").write_text("")
+    (package / "user.py").write_text("from . import X\nfrom . import sibling\nfrom .sibling import Y\n")
+    assert upward_imports(package / "user.py") == ["line 1: X"]
+
+
+def test_no_function_in_the_package_is_over_60_lines():
+    long = []
+    for path in package_modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert long == []
+
+
+def test_no_script_edits_sys_path():
+    folders = ("rqi_loss", "tests", "bench", "examples", "weights", "records")
+    edits = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in folders
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if any(edit in line for edit in SYS_PATH_EDITS)
+    ]
+    assert edits == []
