@@ -30,10 +30,12 @@ from common import (
 
 def vgg_perceptual_loss(device: torch.device):
     import torchvision
-    from basicsr.archs import vgg_arch
-    from basicsr.losses.basic_loss import PerceptualLoss
 
     import rqi_loss.basicsr  # noqa: F401  (torchvision alias for basicsr's imports)
+
+    # isort: split
+    from basicsr.archs import vgg_arch
+    from basicsr.losses.basic_loss import PerceptualLoss
 
     layers = {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1, "conv4_4": 1, "conv5_4": 1}
     with mock.patch.object(vgg_arch.vgg, "vgg19", lambda **_: torchvision.models.vgg19(weights=None)):

@@ -83,9 +83,10 @@ def test_import_rqi_loss_does_not_import_basicsr():
 
 
 def test_loss_classes_from_the_registry():
-    from basicsr.losses import build_loss
+    import rqi_loss.basicsr  # noqa: F401  (before basicsr: installs the torchvision alias)
 
-    import rqi_loss.basicsr  # noqa: F401
+    # isort: split
+    from basicsr.losses import build_loss
 
     loss = build_loss({"type": "RQILoss", "model": "tiny-kadid-synth", "loss_weight": 0.5, "seed": 0})
     percep = build_loss({"type": "RQIPerceptualLoss", "model": "tiny-kadid-synth", "seed": 0})
@@ -103,9 +104,11 @@ def test_loss_classes_from_the_registry():
 
 
 def test_calculate_rqi_takes_basicsr_images():
+    import rqi_loss.basicsr  # noqa: F401  (before basicsr: installs the torchvision alias)
+
+    # isort: split
     from basicsr.utils.registry import METRIC_REGISTRY
 
-    import rqi_loss.basicsr  # noqa: F401
     from rqi_loss import create_network
     from rqi_loss.functional import rqi_score
 
@@ -183,10 +186,11 @@ def test_ddp_two_processes_on_gloo(folders, tmp_path):
 
 def test_rqi_term_reaches_the_generator(folders, tmp_path):
     """With L1 off and the GAN weight 0, every generator gradient comes through the RQI term."""
+    import rqi_loss.basicsr  # noqa: F401  (before basicsr: installs the torchvision alias)
+
+    # isort: split
     from basicsr.data import build_dataset
     from basicsr.models import build_model
-
-    import rqi_loss.basicsr  # noqa: F401
 
     options = _realesrgan(folders, "grad")
     options["train"].pop("pixel_opt")
@@ -247,10 +251,11 @@ def test_real_recipe_yaml_runs_through_rqi_basicsr_train(folders, freed_tmp_path
     example's photographs instead), the Real-ESRGAN checkpoints (random RRDBNet/UNet weights saved under the
     YAML's param keys, so the pretrained-loading path runs), the VGG19 weights (perceptual term off), the Hub
     (the embedded judge instead of maniqa-pipal) and tensorboard; and a small batch/crop for speed."""
+    import rqi_loss.basicsr  # noqa: F401  (before basicsr: installs the torchvision alias)
+
+    # isort: split
     from basicsr.archs.discriminator_arch import UNetDiscriminatorSN
     from basicsr.archs.rrdbnet_arch import RRDBNet
-
-    import rqi_loss.basicsr  # noqa: F401
 
     tmp_path = freed_tmp_path
 

@@ -10,9 +10,10 @@ import os
 
 
 def main() -> None:
-    from basicsr.train import train_pipeline
+    import rqi_loss.basicsr  # noqa: F401  (registrations, and the torchvision alias basicsr's imports need)
 
-    import rqi_loss.basicsr  # noqa: F401  (registrations)
+    # isort: split
+    from basicsr.train import train_pipeline
 
     from .compat import cpu_distributed
 
