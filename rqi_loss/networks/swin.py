@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from torch import nn
 
 from .vit import Mlp
@@ -17,16 +18,12 @@ from .vit import Mlp
 
 def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
     """(N, H, W, C) -> (N, nW, window * window, C), windows in row-major order."""
-    n, h, w, c = x.shape
-    x = x.view(n, h // window, window, w // window, window, c)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(n, (h // window) * (w // window), window * window, c)
+    return rearrange(x, "n (rows p) (cols q) c -> n (rows cols) (p q) c", p=window, q=window)
 
 
 def window_merge(windows: torch.Tensor, window: int, h: int, w: int) -> torch.Tensor:
     """Inverse of :func:`window_partition`: (N, nW, window * window, C) -> (N, H, W, C)."""
-    n, _, _, c = windows.shape
-    x = windows.view(n, h // window, w // window, window, window, c)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(n, h, w, c)
+    return rearrange(windows, "n (rows cols) (p q) c -> n (rows p) (cols q) c", rows=h // window, p=window)
 
 
 def relative_position_index(window: int) -> torch.Tensor:
@@ -67,17 +64,16 @@ class WindowAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """x: (N, nW, T, C) window tokens; mask: (nW, T, T) additive or None. Returns (N, nW, T, C)."""
-        n, num_windows, tokens, dim = x.shape
-        qkv = self.qkv(x).reshape(n * num_windows, tokens, 3, self.num_heads, dim // self.num_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (N * nW, heads, T, d)
+        n, num_windows, tokens, _ = x.shape
+        qkv = rearrange(self.qkv(x), "n w t (three heads d) -> three (n w) heads t d", three=3, heads=self.num_heads)
+        q, k, v = qkv.unbind(0)  # (N * nW, heads, T, d)
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         bias = bias.view(tokens, tokens, self.num_heads).permute(2, 0, 1)  # (heads, T, T)
         if mask is not None:
             bias = bias.unsqueeze(0) + mask.unsqueeze(1)  # (nW, heads, T, T)
             bias = bias.unsqueeze(0).expand(n, -1, -1, -1, -1).reshape(n * num_windows, self.num_heads, tokens, tokens)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
-        out = out.transpose(1, 2).reshape(n, num_windows, tokens, dim)
-        return self.proj(out)
+        return self.proj(rearrange(out, "(n w) heads t d -> n w t (heads d)", n=n))
 
 
 class SwinBlock(nn.Module):
@@ -98,15 +94,14 @@ class SwinBlock(nn.Module):
         self.register_buffer("attn_mask", mask)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, dim = x.shape
-        y = self.norm1(x).view(n, self.grid, self.grid, dim)
+        y = rearrange(self.norm1(x), "n (h w) c -> n h w c", h=self.grid)
         if self.shift:
             y = torch.roll(y, shifts=(-self.shift, -self.shift), dims=(1, 2))
         y = self.attn(window_partition(y, self.window), self.attn_mask)
         y = window_merge(y, self.window, self.grid, self.grid)
         if self.shift:
             y = torch.roll(y, shifts=(self.shift, self.shift), dims=(1, 2))
-        x = x + y.reshape(n, self.grid * self.grid, dim)
+        x = x + rearrange(y, "n h w c -> n (h w) c")
         return x + self.mlp(self.norm2(x))
 
 
@@ -124,8 +119,8 @@ class SwinLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
             x = block(x)
-        image = x.transpose(1, 2).unflatten(2, (self.grid, self.grid))
-        return F.relu(self.conv(image)).flatten(2).transpose(1, 2)
+        image = rearrange(x, "n (h w) c -> n c h w", h=self.grid)
+        return rearrange(F.relu(self.conv(image)), "n c h w -> n (h w) c")
 
 
 class SwinStage(nn.Module):
@@ -153,7 +148,7 @@ class SwinStage(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(x).flatten(2).transpose(1, 2)
+        x = rearrange(self.dropout(x), "n c h w -> n (h w) c")
         for layer in self.layers:
             x = self.residual_scale * layer(x) + x
-        return x.transpose(1, 2).unflatten(2, (self.grid, self.grid))
+        return rearrange(x, "n (h w) c -> n c h w", h=self.grid)

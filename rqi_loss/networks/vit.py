@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from torch import nn
 
 
@@ -22,7 +23,7 @@ class PatchEmbed(nn.Module):
         self.proj = nn.Conv2d(3, width, kernel_size=patch_size, stride=patch_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x).flatten(2).transpose(1, 2)
+        return rearrange(self.proj(x), "n c h w -> n (h w) c")
 
 
 class SelfAttention(nn.Module):
@@ -37,11 +38,9 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(width, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, length, width = x.shape
-        qkv = self.qkv(x).reshape(n, length, 3, self.num_heads, width // self.num_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        x = F.scaled_dot_product_attention(q, k, v)
-        return self.proj(x.transpose(1, 2).reshape(n, length, width))
+        qkv = rearrange(self.qkv(x), "n l (three heads d) -> three n heads l d", three=3, heads=self.num_heads)
+        x = F.scaled_dot_product_attention(*qkv.unbind(0))
+        return self.proj(rearrange(x, "n heads l d -> n l (heads d)"))
 
 
 class Mlp(nn.Module):
@@ -117,4 +116,4 @@ class ViTFeatures(nn.Module):
             if index in self.taps:
                 tapped.append(x[:, 1:])
         features = torch.cat(tapped, dim=2)  # (N, L, width * taps)
-        return features.transpose(1, 2).unflatten(2, (self.grid, self.grid))
+        return rearrange(features, "n (h w) c -> n c h w", h=self.grid)
