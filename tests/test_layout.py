@@ -74,3 +74,15 @@ def test_no_script_edits_sys_path():
         if any(edit in line for edit in SYS_PATH_EDITS)
     ]
     assert edits == []
+
+
+def test_readme_names_every_module_of_the_package():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## How the package is built") :]
+    section = section[: section.index("\n## ")]
+    missing = [
+        str(path.relative_to(PACKAGE))
+        for path in package_modules()
+        if path.name != "__init__.py" and f"`{path.name}`" not in section
+    ]
+    assert missing == []
