@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch import nn
 
 from .base import RQINetwork, at_least_float32, config_from_dict
@@ -220,7 +219,7 @@ class MANIQARQI(RQINetwork):
         x = self.swintransformer1(self.conv1(x))
         x = self._channel_attention(x, self.tablock2)
         x = self.swintransformer2(self.conv2(x))
-        tokens = rearrange(x, "n c h w -> n (h w) c")
+        tokens = x.flatten(2).transpose(1, 2)  # (N, L, C)
         if torch.is_autocast_enabled(tokens.device.type):  # the score heads and the weighted mean in fp32
             with torch.autocast(tokens.device.type, enabled=False):
                 return self._weighted_score(tokens.float())

@@ -119,8 +119,8 @@ class SwinLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
             x = block(x)
-        image = rearrange(x, "n (h w) c -> n c h w", h=self.grid)
-        return rearrange(F.relu(self.conv(image)), "n c h w -> n (h w) c")
+        image = x.transpose(1, 2).unflatten(2, (self.grid, self.grid))  # (N, C, grid, grid), a view
+        return F.relu(self.conv(image)).flatten(2).transpose(1, 2)
 
 
 class SwinStage(nn.Module):
@@ -148,7 +148,7 @@ class SwinStage(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = rearrange(self.dropout(x), "n c h w -> n (h w) c")
+        x = self.dropout(x).flatten(2).transpose(1, 2)  # (N, L, C), a view
         for layer in self.layers:
             x = self.residual_scale * layer(x) + x
-        return rearrange(x, "n (h w) c -> n c h w", h=self.grid)
+        return x.transpose(1, 2).unflatten(2, (self.grid, self.grid))

@@ -23,7 +23,7 @@ class PatchEmbed(nn.Module):
         self.proj = nn.Conv2d(3, width, kernel_size=patch_size, stride=patch_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return rearrange(self.proj(x), "n c h w -> n (h w) c")
+        return self.proj(x).flatten(2).transpose(1, 2)
 
 
 class SelfAttention(nn.Module):
@@ -116,4 +116,4 @@ class ViTFeatures(nn.Module):
             if index in self.taps:
                 tapped.append(x[:, 1:])
         features = torch.cat(tapped, dim=2)  # (N, L, width * taps)
-        return rearrange(features, "n (h w) c -> n c h w", h=self.grid)
+        return features.transpose(1, 2).unflatten(2, (self.grid, self.grid))
