@@ -50,10 +50,14 @@ def synchronize(device: torch.device) -> None:
 def time_side_by_side(
     candidates: dict[str, Callable[[], object]], device: torch.device, repeats: int, warmup: int = 1
 ) -> dict[str, float]:
-    """Median seconds per call of each candidate, measured in interleaved rounds after ``warmup`` rounds."""
+    """Median seconds per call of each candidate, measured in interleaved rounds after ``warmup`` rounds. Each
+    round starts one candidate further along (A B C, B C A, ...), so no candidate always runs first."""
     times: dict[str, list[float]] = {name: [] for name in candidates}
+    names = list(candidates)
     for round_index in range(warmup + repeats):
-        for name, fn in candidates.items():
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            fn = candidates[name]
             synchronize(device)
             start = time.perf_counter()
             fn()
