@@ -113,6 +113,23 @@ def generator_options(pretrained: Path | None) -> dict:
     }
 
 
+def paired_train_dataset(folders: dict[str, Path], gt_size: int, batch: int) -> dict:
+    """BasicSR's PairedImageDataset over the training tiles and their x4 downscales (flips, no rotations)."""
+    return {
+        "name": "hr",
+        "type": "PairedImageDataset",
+        "dataroot_gt": str(folders["train_hr"]),
+        "dataroot_lq": str(folders["train_lr_x4"]),
+        "io_backend": {"type": "disk"},
+        "gt_size": gt_size,
+        "use_hflip": True,
+        "use_rot": False,
+        "num_worker_per_gpu": 0,
+        "batch_size_per_gpu": batch,
+        "dataset_enlarge_ratio": 50,
+    }
+
+
 def warmup_options(folders: dict[str, Path], iters: int, gt_size: int, batch: int) -> dict:
     """Plain L1 training of the compact generator: the "before" model when no pretrained one is given."""
     return {
@@ -121,21 +138,7 @@ def warmup_options(folders: dict[str, Path], iters: int, gt_size: int, batch: in
         "scale": SCALE,
         "num_gpu": "auto",
         "manual_seed": 0,
-        "datasets": {
-            "train": {
-                "name": "hr",
-                "type": "PairedImageDataset",
-                "dataroot_gt": str(folders["train_hr"]),
-                "dataroot_lq": str(folders["train_lr_x4"]),
-                "io_backend": {"type": "disk"},
-                "gt_size": gt_size,
-                "use_hflip": True,
-                "use_rot": False,
-                "num_worker_per_gpu": 0,
-                "batch_size_per_gpu": batch,
-                "dataset_enlarge_ratio": 50,
-            }
-        },
+        "datasets": {"train": paired_train_dataset(folders, gt_size, batch)},
         "network_g": generator_options(None),
         "path": {"pretrain_network_g": None, "resume_state": None},
         "train": {
@@ -271,19 +274,7 @@ def realesrgan_options(
     }
     if degradation == "paired":
         options["high_order_degradation"] = False
-        options["datasets"]["train"] = {
-            "name": "hr",
-            "type": "PairedImageDataset",
-            "dataroot_gt": str(folders["train_hr"]),
-            "dataroot_lq": str(folders["train_lr_x4"]),
-            "io_backend": {"type": "disk"},
-            "gt_size": gt_size,
-            "use_hflip": True,
-            "use_rot": False,
-            "num_worker_per_gpu": 0,
-            "batch_size_per_gpu": batch,
-            "dataset_enlarge_ratio": 50,
-        }
+        options["datasets"]["train"] = paired_train_dataset(folders, gt_size, batch)
     elif degradation != "realesrgan":
         raise ValueError(f"degradation must be 'realesrgan' or 'paired'; got {degradation!r}")
     return options
