@@ -11,14 +11,20 @@ from typing import Any
 from .adversarial import AdversarialConfig
 from .config_types import apply_overrides, checked_fields
 from .dataset import check_augment
+from .layouts import LAYOUTS, PAIRWISE_LAYOUTS
+
+DATA_FORMATS = ("csv", "iqa", *LAYOUTS)
 
 
 @dataclass(frozen=True)
 class DataConfig:
     table: str | None = None  # CSV path (format csv/iqa); with synthetic, generated under root
-    format: str = "csv"  # "csv" (scene,image,mos[,group][,reference]) or "iqa" (dis_img_path,...,score)
+    # "csv" (scene,image,mos[,group][,reference]), "iqa" (dis_img_path,...,score), or a dataset in the layout it
+    # is distributed in, under root: "kadid10k", "pipal", "tid2013", "pieapp" (see rqi_loss.training.layouts)
+    format: str = "csv"
     synthetic: str | None = None  # "kadid": make KADID-synth from scikit-image photographs into root
-    root: str = ".cache/kadid-synth"
+    root: str = ".cache/kadid-synth"  # KADID-synth's folder, or the dataset's folder for a layout format
+    pieapp_split: str = "train"  # format pieapp: the split read (train, val or test)
     scenes_per_source: int = 5  # with synthetic: scenes cut from each source photograph (at most)
     image_root: str | None = None
     group_column: str | None = None
@@ -89,8 +95,10 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
     config = _build(TrainConfig, {**values, "data": data, "optim": optim}, "the top level")
     if config.recipe not in ("rqi", "traditional"):
         raise ValueError(f"recipe must be 'rqi' or 'traditional'; got {config.recipe!r}")
-    if data.format not in ("csv", "iqa"):
-        raise ValueError(f"data.format must be 'csv' or 'iqa'; got {data.format!r}")
+    if data.format not in DATA_FORMATS:
+        raise ValueError(f"data.format must be one of {', '.join(DATA_FORMATS)}; got {data.format!r}")
+    if data.format in PAIRWISE_LAYOUTS and config.recipe != "rqi":
+        raise ValueError(f"data.format {data.format!r} labels pairs, not images: it needs recipe: rqi")
     check_augment(optim.augment, "optim.augment")
     if optim.ema_decay is not None and not 0.0 < optim.ema_decay < 1.0:
         raise ValueError(f"optim.ema_decay must lie in (0, 1), e.g. 0.995; got {optim.ema_decay!r}")
@@ -110,8 +118,11 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(
             f"data.scenes_per_source must be a positive scene count, e.g. 5; got {data.scenes_per_source!r}"
         )
-    if data.table is None and data.synthetic is None:
-        raise ValueError("data needs a table (path to a CSV) or synthetic: kadid")
+    if data.table is None and data.synthetic is None and data.format not in LAYOUTS:
+        raise ValueError(
+            f"data needs a table (path to a CSV), synthetic: kadid, or a dataset format ({', '.join(LAYOUTS)}) "
+            "with root: the dataset's folder"
+        )
     return config
 
 

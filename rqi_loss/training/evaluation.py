@@ -112,7 +112,9 @@ def validation_metrics(
     distorted_ref = np.array([r.reference is not None and r.image != r.reference for r in second])
     if distorted_ref.any():
         metrics.update(pair_metrics(pred[distorted_ref], target[distorted_ref], "distorted_ref_pair_"))
-    if any(r.reference is not None and r.image != r.reference for r in rows):
+    if not all(np.isfinite(r.mos) for r in rows):  # pairwise data (PieAPP): no MOS, no per-image SRCC
+        metrics["image_srcc"] = metrics["image_plcc"] = float("nan")
+    elif any(r.reference is not None and r.image != r.reference for r in rows):
         ref_pairs, extended = reference_pairs(rows)
         image_pred = predict_pairs(network, extended, ref_pairs, cache=cache, device=device, bf16=bf16)
         mos = np.array([extended[i].mos for i in ref_pairs[:, 0].tolist()])

@@ -21,6 +21,7 @@ from ..networks import build_network, load_network_state
 from .adversarial import perturb_pair
 from .config import OptimConfig, TrainConfig
 from .dataset import ImageCache, PairDataset
+from .layouts import LabelledPairs
 from .pairs import epoch_order, recipe_pairs
 from .tables import ImageRow
 from .validation import Validator
@@ -74,6 +75,7 @@ def fit(
     device: torch.device,
     progress: bool,
     initial_state: dict[str, torch.Tensor] | None = None,
+    labelled: LabelledPairs | None = None,
 ) -> MemberRun:
     """Train one network (``network_config``) with ``seed``; keep the weights of the epoch with the lowest
     validation loss (of the moving average with ``optim.ema_decay``)."""
@@ -87,7 +89,7 @@ def fit(
         else None
     )
     judged = averaged.module if averaged is not None else network
-    images, pairs, labels = recipe_pairs(config, train_rows, mos_range)
+    images, pairs, labels = recipe_pairs(config, train_rows, mos_range, labelled)
     crop = optim.crop_size or network.input_size
     dataset = PairDataset(
         [r.image for r in images], pairs, labels, crop, train=True, cache=cache, seed=seed, augment=optim.augment

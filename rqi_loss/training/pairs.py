@@ -13,6 +13,7 @@ from .tables import ImageRow, TrainingDataError
 
 if TYPE_CHECKING:
     from .config import TrainConfig
+    from .layouts import LabelledPairs
 
 
 def dense_pairs(rows: Sequence[ImageRow]) -> torch.Tensor:
@@ -63,11 +64,29 @@ def reference_pairs(rows: Sequence[ImageRow]) -> tuple[torch.Tensor, list[ImageR
     return torch.tensor(pairs), rows
 
 
+def labelled_subset(
+    labelled: LabelledPairs, rows: Sequence[ImageRow]
+) -> tuple[list[ImageRow], torch.Tensor, torch.Tensor]:
+    """(rows, (P, 2) pairs indexing ``rows``, (P,) labels): the labelled pairs whose two images are in ``rows``
+    (one side of the split)."""
+    position = {row.image: k for k, row in enumerate(rows)}
+    images = [row.image for row in labelled.rows]
+    keep = [k for k, (i, j) in enumerate(labelled.pairs.tolist()) if images[i] in position and images[j] in position]
+    pairs = [[position[images[i]], position[images[j]]] for i, j in labelled.pairs[keep].tolist()]
+    return list(rows), torch.tensor(pairs, dtype=torch.int64).view(-1, 2), labelled.labels[keep]
+
+
 def recipe_pairs(
-    config: TrainConfig, rows: list[ImageRow], mos_range: tuple[float, float]
+    config: TrainConfig,
+    rows: list[ImageRow],
+    mos_range: tuple[float, float],
+    labelled: LabelledPairs | None = None,
 ) -> tuple[list[ImageRow], torch.Tensor, torch.Tensor]:
     """(rows the pairs index, (P, 2) pairs, (P,) labels) of ``config.recipe``: dense relative pairs with MOS
-    differences (rqi), or (distorted, reference) pairs with absolute MOS (traditional)."""
+    differences (rqi), or (distorted, reference) pairs with absolute MOS (traditional); with ``labelled``
+    pairs (a pairwise dataset), those among ``rows``."""
+    if labelled is not None:
+        return labelled_subset(labelled, rows)
     if config.recipe == "rqi":
         pairs = dense_pairs(rows)
         return rows, pairs, relative_labels(rows, pairs, mos_range)
@@ -76,12 +95,19 @@ def recipe_pairs(
 
 
 def dense_validation_pairs(
-    config: TrainConfig, val_rows: list[ImageRow], mos_range: tuple[float, float], count: int | None = None
+    config: TrainConfig,
+    val_rows: list[ImageRow],
+    mos_range: tuple[float, float],
+    count: int | None = None,
+    labelled: LabelledPairs | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """((P, 2) pairs, (P,) labels): the held-out dense pairs validation scores, a seeded sample of ``count``
-    (default ``optim.val_pairs``) when there are more."""
-    pairs = dense_pairs(val_rows)
+    """((P, 2) pairs, (P,) labels): the held-out dense pairs validation scores (with ``labelled`` pairs, the
+    held-out labelled pairs), a seeded sample of ``count`` (default ``optim.val_pairs``) when there are more."""
     count = config.optim.val_pairs if count is None else count
+    if labelled is not None:
+        _, pairs, labels = labelled_subset(labelled, val_rows)
+        return subsample_pairs(pairs, labels, count, config.seed + 2)
+    pairs = dense_pairs(val_rows)
     return subsample_pairs(pairs, relative_labels(val_rows, pairs, mos_range), count, config.seed + 2)
 
 

@@ -9,13 +9,27 @@ from pathlib import Path
 import numpy as np
 
 from .config import DataConfig, TrainConfig
+from .layouts import LAYOUTS, PAIRWISE_LAYOUTS, LabelledPairs, read_layout, read_pieapp
 from .synth import SynthSpec, make_kadid_synth
 from .tables import ImageRow, TrainingDataError, read_csv_table, read_iqa_table
+
+
+def load_data(config: TrainConfig) -> tuple[list[ImageRow], LabelledPairs | None]:
+    """(rows, labelled pairs): the images named by ``config.data`` and, for a pairwise dataset (PieAPP), its
+    labelled pairs (None for MOS-labelled data, whose pairs the recipe makes)."""
+    if config.data.format in PAIRWISE_LAYOUTS:
+        labelled = read_pieapp(config.data.root, split=config.data.pieapp_split)
+        return labelled.rows, labelled
+    return load_rows(config), None
 
 
 def load_rows(config: TrainConfig) -> list[ImageRow]:
     """The labelled images named by ``config.data`` (generating KADID-synth first when asked)."""
     data = config.data
+    if data.format in PAIRWISE_LAYOUTS:
+        return load_data(config)[0]
+    if data.format in LAYOUTS:
+        return read_layout(data.format, data.root, reference_mos=data.reference_mos)
     if data.synthetic is not None:
         if data.synthetic != "kadid":
             raise TrainingDataError(f"data.synthetic must be 'kadid'; got {data.synthetic!r}")

@@ -32,7 +32,7 @@ def _resolve(root: Path | None, value: str) -> Path:
     return path if path.is_absolute() or root is None else root / path
 
 
-def _score(value: str | None, path: Path, line: int, column: str) -> float:
+def number_cell(value: str | None, path: Path, line: int, column: str) -> float:
     """A table cell as a finite number; ValueError naming the file, line and column otherwise."""
     try:
         number = float(value)  # type: ignore[arg-type]
@@ -77,7 +77,7 @@ def read_csv_table(
                 ImageRow(
                     scene=_cell(row, scene_column, path, line),
                     image=_resolve(root, _cell(row, image_column, path, line)),
-                    mos=_score(row[mos_column], path, line, mos_column),
+                    mos=number_cell(row[mos_column], path, line, mos_column),
                     group=_cell(row, group_column, path, line) if group_column else row[scene_column],
                     reference=_resolve(root, row[reference_column])
                     if reference_column and row[reference_column]
@@ -107,7 +107,7 @@ def read_iqa_table(
             scene = _cell(row, "ref_img_path", path, line)
             reference = references.setdefault(scene, _resolve(root, scene))
             image = _resolve(root, _cell(row, "dis_img_path", path, line))
-            mos = _score(row["score"], path, line, "score")
+            mos = number_cell(row["score"], path, line, "score")
             rows.append(ImageRow(scene, image, mos, scene, reference, where=f"{path}, line {line}"))
     if reference_mos is not None:
         rows += [

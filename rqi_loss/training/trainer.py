@@ -24,9 +24,10 @@ from .config import TrainConfig
 from .dataset import ImageCache
 from .export import export
 from .fit import MemberRun, fit
-from .rows import load_rows, train_val_split
+from .layouts import LabelledPairs
+from .rows import load_data, train_val_split
 from .table_check import check_table_images
-from .tables import TrainingDataError
+from .tables import ImageRow, TrainingDataError
 from .validation import Validator
 
 logger = logging.getLogger(__name__)
@@ -66,13 +67,12 @@ def _cpu_threads(threads: int | None):
 
 def _train(config: TrainConfig, output: Path, device: torch.device, progress: bool) -> dict[str, Any]:
     started = time.time()
-    rows = load_rows(config)
+    rows, labelled = load_data(config)
     train_rows, val_rows = train_val_split(config, rows)
-    rated = [r.mos for r in rows]
-    mos_range = tuple(config.data.mos_range) if config.data.mos_range else (min(rated), max(rated))
+    mos_range = _mos_range(config, rows, labelled)
     cache = ImageCache(keep=config.data.cache_images)
     check_table_images(rows, cache, progress=progress)
-    validate = Validator(config, val_rows, mos_range, cache, device)
+    validate = Validator(config, val_rows, mos_range, cache, device, labelled)
     seeds = config.member_seeds or [config.seed + k for k in range(config.members)]
     initial_states = _initial_states(config)
     changes = [dict(c) for c in config.member_networks] if config.member_networks else None
@@ -93,6 +93,7 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
                 device,
                 progress,
                 initial_states[k],
+                labelled,
             )
         )
     summary: dict[str, Any] = {
@@ -108,6 +109,17 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     summary.update(seconds=round(time.time() - started, 1), config=asdict(config))
     export(network, state, config, summary, output)
     return summary
+
+
+def _mos_range(config: TrainConfig, rows: list[ImageRow], labelled: LabelledPairs | None) -> tuple[float, float]:
+    """The MOS scale the labels are normalised by: ``data.mos_range``, else the rows' own range; pairwise data
+    comes labelled in [-1, 1]."""
+    if labelled is not None:
+        return (-1.0, 1.0)
+    if config.data.mos_range:
+        return tuple(config.data.mos_range)
+    rated = [r.mos for r in rows]
+    return (min(rated), max(rated))
 
 
 def _assemble_ensemble(

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from .config import TrainConfig
 from .dataset import ImageCache
 from .evaluation import predict_pairs, validation_metrics
+from .layouts import LabelledPairs
 from .pairs import dense_validation_pairs, recipe_pairs, subsample_pairs
 from .tables import ImageRow
 
@@ -28,9 +29,10 @@ class Validator:
         mos_range: tuple[float, float],
         cache: ImageCache,
         device: torch.device,
+        labelled: LabelledPairs | None = None,
     ) -> None:
         self.config, self.rows, self.cache, self.device = config, val_rows, cache, device
-        self.dense, self.dense_labels = dense_validation_pairs(config, val_rows, mos_range)
+        self.dense, self.dense_labels = dense_validation_pairs(config, val_rows, mos_range, labelled=labelled)
         if config.recipe == "traditional":  # the rqi recipe's own validation pairs are the dense ones
             own_rows, own_pairs, own_labels = recipe_pairs(config, val_rows, mos_range)
             self.own = (own_rows, *subsample_pairs(own_pairs, own_labels, config.optim.val_pairs, config.seed + 1))
