@@ -1,4 +1,4 @@
-"""``rqi-train CONFIG [KEY=VALUE ...] --output DIR``: train an RQI network from a YAML/TOML config (see
+"""``rqi-train CONFIG [KEY=VALUE ...] --output DIR [--resume]``: train an RQI network from a YAML/TOML config (see
 examples/train/). Exit codes: 0 trained; 2 a bad config, override or table (one line on stderr)."""
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         help="change config keys, e.g. optim.lr=1e-4 data.root=/data (values read as YAML, type-checked)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the interrupted run in --output from its last epoch"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rqi-train: error: config {str(args.config)!r}: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        summary = train(config, args.output, progress=not args.quiet)
+        summary = train(config, args.output, progress=not args.quiet, resume=args.resume)
     except TrainingDataError as error:  # bad data, found before the first step
         print(f"rqi-train: error: {error}", file=sys.stderr)
         return EXIT_USAGE

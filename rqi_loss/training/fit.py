@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from .config import OptimConfig, TrainConfig
 from .dataset import ImageCache, PairDataset
 from .layouts import LabelledPairs
 from .pairs import epoch_order, recipe_pairs
+from .resume import random_states, restore_random_states
 from .tables import ImageRow
 from .validation import Validator
 
@@ -57,11 +58,54 @@ def member_network(
     return network
 
 
-def optimizer_and_schedule(network: torch.nn.Module, optim: OptimConfig, total_steps: int):
-    """AdamW over the network's parameters and its per-step warm-up + cosine schedule (:func:`lr_factor`)."""
+@dataclass
+class Learner:
+    """What one member's training steps change: the network, its moving average (``optim.ema_decay``), the
+    optimiser and the learning-rate schedule. ``judged`` is what validation, the best checkpoint and export use."""
+
+    network: torch.nn.Module
+    averaged: AveragedModel | None
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+
+    @property
+    def judged(self) -> torch.nn.Module:
+        return self.averaged.module if self.averaged is not None else self.network
+
+    def snapshot(self) -> dict[str, Any]:
+        """State dicts of all four parts (references to the live tensors: save them before the next step)."""
+        return {
+            "network": self.network.state_dict(),
+            "averaged": self.averaged.state_dict() if self.averaged is not None else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+        }
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        self.network.load_state_dict(saved["network"])
+        if self.averaged is not None:
+            self.averaged.load_state_dict(saved["averaged"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+
+
+def make_learner(
+    config: TrainConfig,
+    network_config: dict[str, Any],
+    initial_state: dict[str, torch.Tensor] | None,
+    device: torch.device,
+    total_steps: int,
+) -> Learner:
+    """A new member's network (see :func:`member_network`) on ``device``, its moving average when configured,
+    AdamW and the warm-up + cosine schedule (:func:`lr_factor`) over ``total_steps``."""
+    optim = config.optim
+    network = member_network(config, network_config, initial_state).to(device)
+    averaged = None
+    if optim.ema_decay:
+        averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(optim.ema_decay), use_buffers=True)
     optimizer = torch.optim.AdamW(network.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, optim.warmup_steps, total_steps))
-    return optimizer, scheduler
+    return Learner(network, averaged, optimizer, scheduler)
 
 
 def fit(
@@ -76,72 +120,69 @@ def fit(
     progress: bool,
     initial_state: dict[str, torch.Tensor] | None = None,
     labelled: LabelledPairs | None = None,
+    resume_from: dict[str, Any] | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> MemberRun:
     """Train one network (``network_config``) with ``seed``; keep the weights of the epoch with the lowest
-    validation loss (of the moving average with ``optim.ema_decay``)."""
+    validation loss (of the moving average with ``optim.ema_decay``). ``resume_from``: what ``on_epoch_end``
+    was given at an epoch boundary of an interrupted run; training goes on from there, bit for bit."""
     optim = config.optim
     torch.manual_seed(seed)
-    network = member_network(config, network_config, initial_state).to(device)
-    # With ema_decay, validation, checkpoint choice and export use the moving average of the weights.
-    averaged = (
-        AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(optim.ema_decay), use_buffers=True)
-        if optim.ema_decay
-        else None
-    )
-    judged = averaged.module if averaged is not None else network
+    steps_per_epoch = max(1, optim.pairs_per_epoch // optim.batch_size)
+    learner = make_learner(config, network_config, initial_state, device, steps_per_epoch * optim.epochs)
     images, pairs, labels = recipe_pairs(config, train_rows, mos_range, labelled)
-    crop = optim.crop_size or network.input_size
+    crop = optim.crop_size or learner.network.input_size
     dataset = PairDataset(
         [r.image for r in images], pairs, labels, crop, train=True, cache=cache, seed=seed, augment=optim.augment
     )
-    steps_per_epoch = max(1, optim.pairs_per_epoch // optim.batch_size)
-    total_steps = steps_per_epoch * optim.epochs
-    optimizer, scheduler = optimizer_and_schedule(network, optim, total_steps)
-    sizes = (len(train_rows), len(validate.rows), len(pairs), total_steps)
+    sizes = (len(train_rows), len(validate.rows), len(pairs), steps_per_epoch * optim.epochs)
     logger.info(
         "training %s (%s recipe, seed %d): %d train / %d val images, %d training pairs, %d steps on %s",
         *(config.name, config.recipe, seed, *sizes, device),
     )
-    history = [validate(judged, 0, float("nan"))]  # the untrained network, for reference
-    best: dict[str, Any] = {"val_loss": float("inf")}
-    state: dict[str, torch.Tensor] = {}
-    for epoch in range(optim.epochs):
+    if resume_from is None:
+        history, best, state, start = [validate(learner.judged, 0, float("nan"))], {"val_loss": float("inf")}, {}, 0
+    else:
+        learner.restore(resume_from)
+        history, best, state, start = (resume_from[k] for k in ("history", "best", "state", "epoch"))
+        restore_random_states(resume_from["random"])
+    for epoch in range(start, optim.epochs):
         dataset.set_epoch(epoch)
         order = epoch_order(len(dataset), steps_per_epoch * optim.batch_size, seed * 7919 + epoch)
         loader = DataLoader(
             Subset(dataset, order.tolist()), batch_size=optim.batch_size, num_workers=optim.num_workers, drop_last=True
         )
         progress_bar = tqdm(loader, desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not progress, leave=False)
-        losses = train_epoch(network, progress_bar, optimizer, scheduler, averaged, optim, device)
-        record = validate(judged, epoch + 1, float(np.mean(losses)))
+        losses = train_epoch(learner, progress_bar, optim, device)
+        record = validate(learner.judged, epoch + 1, float(np.mean(losses)))
         history.append(record)
         if record["val_loss"] < best["val_loss"]:
             best = record
-            state = copy.deepcopy({k: v.cpu() for k, v in judged.state_dict().items()})
+            state = copy.deepcopy({k: v.cpu() for k, v in learner.judged.state_dict().items()})
+        if on_epoch_end is not None:
+            kept = {"epoch": epoch + 1, "history": history, "best": best, "state": state, "random": random_states()}
+            on_epoch_end({**kept, **learner.snapshot()})
     return MemberRun(seed=seed, state=state, best=best, history=history)
 
 
 def train_epoch(
-    network: torch.nn.Module,
+    learner: Learner,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    averaged: AveragedModel | None,
     optim: OptimConfig,
     device: torch.device,
 ) -> list[float]:
     """One pass over ``batches`` of (a, b, target) in training mode: a step each, the moving average updated
     after each step. Returns the training loss of every step."""
-    network.train()
+    learner.network.train()
     losses = []
     for a, b, target in batches:
-        loss = training_loss(network, a.to(device), b.to(device), target.to(device), optim)
-        optimizer.zero_grad(set_to_none=True)
+        loss = training_loss(learner.network, a.to(device), b.to(device), target.to(device), optim)
+        learner.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
-        scheduler.step()
-        if averaged is not None:
-            averaged.update_parameters(network)
+        learner.optimizer.step()
+        learner.scheduler.step()
+        if learner.averaged is not None:
+            learner.averaged.update_parameters(learner.network)
         losses.append(loss.item())
     return losses
 

@@ -25,6 +25,7 @@ from .dataset import ImageCache
 from .export import export
 from .fit import MemberRun, fit
 from .layouts import LabelledPairs
+from .resume import RunState
 from .rows import load_data, train_val_split
 from .table_check import check_table_images
 from .tables import ImageRow, TrainingDataError
@@ -39,8 +40,13 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def train(config: TrainConfig, output: str | os.PathLike, *, progress: bool = True) -> dict[str, Any]:
+def train(
+    config: TrainConfig, output: str | os.PathLike, *, progress: bool = True, resume: bool = False
+) -> dict[str, Any]:
     """Train ``config`` and write the best network to ``output``; returns the history and best metrics.
+
+    The run's state is written to ``output`` at every epoch boundary (:mod:`.resume`); ``resume=True`` continues
+    an interrupted run from its last one, with the same config, to the same weights bit for bit.
 
     With ``members`` > 1, trains that many networks one after another (seeds ``member_seeds`` or ``seed``,
     ``seed + 1``, ...; configs ``network`` with each member's ``member_networks`` changes; one train/val split)
@@ -50,7 +56,7 @@ def train(config: TrainConfig, output: str | os.PathLike, *, progress: bool = Tr
     """
     device = _device(config.optim.device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), _cpu_threads(config.optim.threads):
-        return _train(config, Path(output), device, progress)
+        return _train(config, Path(output), device, progress, resume)
 
 
 @contextlib.contextmanager
@@ -65,8 +71,9 @@ def _cpu_threads(threads: int | None):
         torch.set_num_threads(previous)
 
 
-def _train(config: TrainConfig, output: Path, device: torch.device, progress: bool) -> dict[str, Any]:
+def _train(config: TrainConfig, output: Path, device: torch.device, progress: bool, resume: bool) -> dict[str, Any]:
     started = time.time()
+    run_state = RunState.start(output, config, resume=resume)
     rows, labelled = load_data(config)
     train_rows, val_rows = train_val_split(config, rows)
     mos_range = _mos_range(config, rows, labelled)
@@ -76,26 +83,20 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     seeds = config.member_seeds or [config.seed + k for k in range(config.members)]
     initial_states = _initial_states(config)
     changes = [dict(c) for c in config.member_networks] if config.member_networks else None
-    runs = []
-    for k, seed in enumerate(seeds):
+    runs = [MemberRun(**finished) for finished in run_state.finished]
+    for k, seed in list(enumerate(seeds))[len(runs) :]:
         network_config = member_config(config.network, changes, k)
         if config.members > 1:
             logger.info("ensemble member %d of %d (seed %d): %s", k + 1, config.members, seed, network_config)
-        runs.append(
-            fit(
-                config,
-                seed,
-                network_config,
-                train_rows,
-                mos_range,
-                validate,
-                cache,
-                device,
-                progress,
-                initial_states[k],
-                labelled,
-            )
+        run = fit(
+            *(config, seed, network_config, train_rows, mos_range, validate, cache, device, progress),
+            initial_state=initial_states[k],
+            labelled=labelled,
+            resume_from=run_state.member_progress(k),
+            on_epoch_end=lambda progress, k=k: run_state.end_epoch(k, progress),
         )
+        run_state.end_member({"seed": run.seed, "state": run.state, "best": run.best, "history": run.history})
+        runs.append(run)
     summary: dict[str, Any] = {
         "train_groups": sorted({r.group for r in train_rows}),
         "val_groups": sorted({r.group for r in val_rows}),
@@ -108,6 +109,7 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
         network, state = _assemble_ensemble(config, runs, changes, validate, device, summary)
     summary.update(seconds=round(time.time() - started, 1), config=asdict(config))
     export(network, state, config, summary, output)
+    run_state.remove()
     return summary
 
 

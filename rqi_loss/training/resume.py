@@ -1,0 +1,116 @@
+"""The resumable state of a training run: ``<output>/training_state.pt``, written atomically at the end of every
+epoch (and of every ensemble member), removed when the run has exported its network.
+
+It holds the config the run was started with, the members already trained (their best weights, records and
+histories) and, for the member in progress, everything its next epoch depends on: the network, optimiser,
+learning-rate schedule and moving-average weights, its best record and weights so far, its history and the torch
+random-number states. ``rqi-train ... --resume`` continues from there; the result is bit-identical to an
+uninterrupted run on the same machine and thread count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import TrainConfig
+from .tables import TrainingDataError
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "training_state.pt"
+
+
+def random_states() -> dict[str, Any]:
+    """The torch random-number states a training step draws from (CPU, and every CUDA device if any)."""
+    states: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_random_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["cpu"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+class RunState:
+    """The finished members and the member in progress of one run, kept in ``<output>/training_state.pt``.
+
+    ``finished``: one dict per trained member (``seed``, ``state``, ``best``, ``history``); ``progress``: the
+    member in progress at its last epoch boundary (``member``, ``epoch`` done, and what :func:`fit` restores).
+    """
+
+    def __init__(self, output: Path, config: TrainConfig) -> None:
+        self.path = Path(output) / STATE_FILE
+        self.config = dataclasses.asdict(config)
+        self.finished: list[dict[str, Any]] = []
+        self.progress: dict[str, Any] | None = None
+
+    @classmethod
+    def start(cls, output: Path, config: TrainConfig, *, resume: bool) -> RunState:
+        """A fresh state, or with ``resume`` the saved one (its config must be the one given)."""
+        state = cls(output, config)
+        if not resume:
+            if state.path.exists():
+                raise TrainingDataError(
+                    f"{str(state.path)!r} holds the state of an interrupted run: pass --resume to continue it, or "
+                    "delete that file (or choose another --output) to start over"
+                )
+            return state
+        if not state.path.exists():
+            raise TrainingDataError(f"--resume: no {STATE_FILE} in {str(output)!r}; nothing to resume")
+        saved = torch.load(state.path, map_location="cpu", weights_only=False)
+        if saved["config"] != state.config:
+            changed = sorted(k for k in state.config if saved["config"].get(k) != state.config[k])
+            raise TrainingDataError(
+                f"--resume: the config differs from the interrupted run's in {changed}; resume with the same config"
+            )
+        state.finished, state.progress = saved["finished"], saved["progress"]
+        where = (
+            f"member {len(state.finished) + 1}, after epoch {state.progress['epoch']}"
+            if state.progress
+            else (f"member {len(state.finished) + 1}, from its start")
+        )
+        logger.info("resuming %s from %s (%d member(s) already trained)", output, where, len(state.finished))
+        return state
+
+    def member_progress(self, member: int) -> dict[str, Any] | None:
+        """What member ``member`` (0-based) had done at its last epoch boundary, or None (start it afresh)."""
+        if self.progress is not None and self.progress["member"] == member:
+            return self.progress
+        return None
+
+    def end_epoch(self, member: int, progress: dict[str, Any]) -> None:
+        self.progress = {"member": member, **progress}
+        self._write()
+
+    def end_member(self, run: dict[str, Any]) -> None:
+        self.finished.append(run)
+        self.progress = None
+        self._write()
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _write(self) -> None:
+        """Write to a temporary file beside the state, then replace it: a kill never leaves half a state."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"config": self.config, "finished": self.finished, "progress": self.progress}
+        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".training_state.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                torch.save(payload, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,82 @@
+"""rqi-train --resume: a run killed with SIGKILL part-way (twice: inside the first and inside the second ensemble
+member), then resumed, ends with weights bit-identical to an uninterrupted run (CPU, one thread)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+import yaml
+
+from test_training import _tiny_dataset, tiny_config_values
+
+STATE = "training_state.pt"
+
+
+def _command(config_path, output, *extra) -> list[str]:
+    return [sys.executable, "-m", "rqi_loss.training.cli", str(config_path), "--output", str(output), "--quiet", *extra]
+
+
+def _config(tmp_path) -> object:
+    values = tiny_config_values(_tiny_dataset(tmp_path), "resumable", epochs=5, pairs_per_epoch=512, threads=1)
+    values.update(members=2, network={**values["network"], "dropout": 0.1})  # dropout: the RNG state matters
+    values["optim"]["ema_decay"] = 0.9
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def _kill_when(output, member: int, epoch: int, process: subprocess.Popen) -> None:
+    """SIGKILL ``process`` once its saved state shows member ``member`` (0-based) past epoch ``epoch``."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        try:
+            saved = torch.load(output / STATE, map_location="cpu", weights_only=False)
+        except (FileNotFoundError, EOFError, RuntimeError):
+            time.sleep(0.02)
+            continue
+        progress = saved["progress"]
+        if progress is not None and progress["member"] == member and progress["epoch"] >= epoch:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            return
+        time.sleep(0.02)
+    raise AssertionError("no saved state appeared in time")
+
+
+def test_killed_twice_and_resumed_gives_the_uninterrupted_weights(tmp_path):
+    config = _config(tmp_path)
+    subprocess.run(_command(config, tmp_path / "whole"), check=True, capture_output=True, timeout=600)
+    interrupted = tmp_path / "interrupted"
+    _kill_when(interrupted, 0, 2, subprocess.Popen(_command(config, interrupted), stderr=subprocess.DEVNULL))
+    assert not (interrupted / "model.safetensors").exists()
+    again = subprocess.run(_command(config, interrupted), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 2 and "pass --resume to continue it" in again.stderr  # no silent restart
+    resumed = subprocess.Popen(_command(config, interrupted, "--resume"), stderr=subprocess.PIPE, text=True)
+    _kill_when(interrupted, 1, 1, resumed)
+    assert "from member 1, after epoch" in resumed.stderr.read()
+    final = subprocess.run(_command(config, interrupted, "--resume"), capture_output=True, text=True, timeout=600)
+    assert final.returncode == 0, final.stderr
+    assert "member 2, after epoch" in final.stderr
+    # it went on from there: no epoch 0 (a member's fresh start) or 1 (done before the kill) was trained again
+    assert " epoch 0: " not in final.stderr and " epoch 1: " not in final.stderr and " epoch 5: " in final.stderr
+    whole, pieces = ((path / "model.safetensors").read_bytes() for path in (tmp_path / "whole", interrupted))
+    assert whole == pieces
+    assert not (interrupted / STATE).exists()  # a finished run leaves no state behind
+
+
+def test_resume_needs_a_state_and_the_same_config(tmp_path):
+    config = _config(tmp_path)
+    missing = subprocess.run(_command(config, tmp_path / "none", "--resume"), capture_output=True, text=True)
+    assert missing.returncode == 2 and "nothing to resume" in missing.stderr
+    output = tmp_path / "run"
+    _kill_when(output, 0, 1, subprocess.Popen(_command(config, output), stderr=subprocess.DEVNULL))
+    command = _command(config, output, "--resume")
+    command.insert(command.index(str(config)) + 1, "optim.lr=0.5")  # an override after the config
+    changed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert changed.returncode == 2 and "the config differs from the interrupted run's in ['optim']" in changed.stderr
