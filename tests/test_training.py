@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -458,3 +460,33 @@ def test_pairs_of_differently_sized_images_are_refused(tmp_path):
     dataset = PairDataset([r.image for r in rows], pairs, torch.zeros(1), 32, train=True, cache=ImageCache())
     with pytest.raises(ValueError, match="paired images differ in size"):
         dataset[0]
+
+
+@pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")  # the spy below
+def test_accumulated_steps_match_one_large_batch(tmp_path):
+    """optim.accumulate: 2 passes of 8 pairs per optimiser step hand the optimiser the gradient of 1 pass of the
+    same 16 pairs (up to float summation order), and rqi-train runs with it."""
+    from rqi_loss.training.fit import make_learner, train_epoch
+
+    table = _tiny_dataset(tmp_path)
+    config = parse_config(tiny_config_values(table, "acc", accumulate=2))
+    torch.manual_seed(0)
+    batch = (torch.rand(16, 3, 32, 32).double(), torch.rand(16, 3, 32, 32).double(), torch.rand(16) * 2 - 1)
+    seen = {}
+    for name, accumulate, batches in (
+        ("large", 1, [batch]),
+        ("accumulated", 2, [tuple(t[:8] for t in batch), tuple(t[8:] for t in batch)]),
+    ):
+        torch.manual_seed(1)
+        learner = make_learner(config, {**config.network, "dropout": 0.0}, None, torch.device("cpu"), 10)
+        learner.network.double()  # float64: batch-size dependent kernel rounding stays far below the tolerance
+        learner.optimizer.step = lambda name=name, learner=learner: seen.setdefault(
+            name, [p.grad.clone() for p in learner.network.parameters()]
+        )
+        train_epoch(learner, batches, dataclasses.replace(config.optim, accumulate=accumulate), torch.device("cpu"))
+    for large, accumulated in zip(seen["large"], seen["accumulated"]):
+        torch.testing.assert_close(accumulated, large, rtol=1e-9, atol=1e-12)
+    summary = train(config, tmp_path / "run", progress=False)
+    assert math.isfinite(summary["best"]["val_loss"]) and summary["config"]["optim"]["accumulate"] == 2
+    with pytest.raises(ValueError, match="optim.accumulate must be a positive count"):
+        parse_config(tiny_config_values(table, "x", accumulate=0))

@@ -42,7 +42,8 @@ class DataConfig:
 class OptimConfig:
     epochs: int = 10
     pairs_per_epoch: int = 8000
-    batch_size: int = 32
+    batch_size: int = 32  # pairs per forward/backward pass
+    accumulate: int = 1  # passes whose gradients are summed per optimiser step (effective batch: batch_size x this)
     lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
@@ -102,6 +103,10 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
     check_augment(optim.augment, "optim.augment")
     if optim.ema_decay is not None and not 0.0 < optim.ema_decay < 1.0:
         raise ValueError(f"optim.ema_decay must lie in (0, 1), e.g. 0.995; got {optim.ema_decay!r}")
+    if optim.accumulate < 1:
+        raise ValueError(
+            f"optim.accumulate must be a positive count of passes per step, e.g. 4; got {optim.accumulate!r}"
+        )
     if optim.threads is not None and optim.threads < 1:
         raise ValueError(f"optim.threads must be a positive thread count or left out; got {optim.threads!r}")
     if not isinstance(config.members, int) or config.members < 1:

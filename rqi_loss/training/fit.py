@@ -128,7 +128,7 @@ def fit(
     was given at an epoch boundary of an interrupted run; training goes on from there, bit for bit."""
     optim = config.optim
     torch.manual_seed(seed)
-    steps_per_epoch = max(1, optim.pairs_per_epoch // optim.batch_size)
+    steps_per_epoch = max(1, optim.pairs_per_epoch // (optim.batch_size * optim.accumulate))  # optimiser steps
     learner = make_learner(config, network_config, initial_state, device, steps_per_epoch * optim.epochs)
     images, pairs, labels = recipe_pairs(config, train_rows, mos_range, labelled)
     crop = optim.crop_size or learner.network.input_size
@@ -148,7 +148,7 @@ def fit(
         restore_random_states(resume_from["random"])
     for epoch in range(start, optim.epochs):
         dataset.set_epoch(epoch)
-        order = epoch_order(len(dataset), steps_per_epoch * optim.batch_size, seed * 7919 + epoch)
+        order = epoch_order(len(dataset), steps_per_epoch * optim.batch_size * optim.accumulate, seed * 7919 + epoch)
         loader = DataLoader(
             Subset(dataset, order.tolist()), batch_size=optim.batch_size, num_workers=optim.num_workers, drop_last=True
         )
@@ -171,18 +171,24 @@ def train_epoch(
     optim: OptimConfig,
     device: torch.device,
 ) -> list[float]:
-    """One pass over ``batches`` of (a, b, target) in training mode: a step each, the moving average updated
-    after each step. Returns the training loss of every step."""
+    """One pass over ``batches`` of (a, b, target) in training mode: an optimiser step every ``optim.accumulate``
+    batches (their mean gradient), the moving average updated after each step. Returns every batch's loss."""
     learner.network.train()
     losses = []
-    for a, b, target in batches:
+    for index, (a, b, target) in enumerate(batches, 1):
         loss = training_loss(learner.network, a.to(device), b.to(device), target.to(device), optim)
-        learner.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        learner.optimizer.step()
-        learner.scheduler.step()
-        if learner.averaged is not None:
-            learner.averaged.update_parameters(learner.network)
+        if optim.accumulate == 1:
+            learner.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        else:
+            (loss / optim.accumulate).backward()
+        if index % optim.accumulate == 0:
+            learner.optimizer.step()
+            learner.scheduler.step()
+            if learner.averaged is not None:
+                learner.averaged.update_parameters(learner.network)
+            if optim.accumulate > 1:
+                learner.optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
     return losses
 
