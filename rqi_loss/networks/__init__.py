@@ -7,7 +7,7 @@ from .cnn import CompactRQI, CompactRQIConfig
 from .ensemble import RQIEnsemble
 from .maniqa import MANIQARQI, MANIQARQIConfig
 from .registry import ARCHITECTURES, build_network, register_architecture
-from .state_dict import load_network_state
+from .state_dict import load_backbone_state, load_network_state
 
 __all__ = [
     "ARCHITECTURES",
@@ -18,6 +18,7 @@ __all__ = [
     "RQIEnsemble",
     "RQINetwork",
     "build_network",
+    "load_backbone_state",
     "load_network_state",
     "register_architecture",
 ]

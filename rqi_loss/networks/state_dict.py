@@ -15,12 +15,8 @@ def _preview(keys: list[str], limit: int = 8) -> str:
     return f"{shown}, ... ({len(keys)} in all)" if len(keys) > limit else shown
 
 
-def load_network_state(network: RQINetwork, state_dict: Mapping[str, torch.Tensor], *, source: str) -> None:
-    """Load ``state_dict`` into ``network``; keys the network declares unused are dropped, anything else must
-    match exactly (names and shapes). Raises :class:`rqi_loss.CheckpointError` (a WeightsError and a ValueError)
-    naming the mismatched keys and ``source``."""
-    expected = network.state_dict()
-    given = {k: v for k, v in state_dict.items() if not network.is_unused_checkpoint_key(k)}
+def _mismatches(expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor]) -> list[str]:
+    """Missing and unexpected keys and shape mismatches of ``given`` against ``expected``, as sentences."""
     missing = sorted(set(expected) - set(given))
     unexpected = sorted(set(given) - set(expected))
     shapes = sorted(
@@ -35,9 +31,42 @@ def load_network_state(network: RQINetwork, state_dict: Mapping[str, torch.Tenso
         problems.append(f"unexpected keys: {_preview(unexpected)}")
     if shapes:
         problems.append(f"shape mismatches: {_preview(shapes, 4)}")
+    return problems
+
+
+def load_network_state(network: RQINetwork, state_dict: Mapping[str, torch.Tensor], *, source: str) -> None:
+    """Load ``state_dict`` into ``network``; keys the network declares unused are dropped, anything else must
+    match exactly (names and shapes). Raises :class:`rqi_loss.CheckpointError` (a WeightsError and a ValueError)
+    naming the mismatched keys and ``source``."""
+    given = {k: v for k, v in state_dict.items() if not network.is_unused_checkpoint_key(k)}
+    problems = _mismatches(network.state_dict(), given)
     if problems:
         raise CheckpointError(
             f"checkpoint {source} does not fit the {network.architecture!r} network with config "
             f"{network.config}: " + "; ".join(problems) + ". Check that the checkpoint and the model name match."
         )
     network.load_state_dict(given, strict=True)
+
+
+def load_backbone_state(network: RQINetwork, state_dict: Mapping[str, torch.Tensor], *, source: str) -> None:
+    """Load pretrained backbone weights in timm's key names (e.g. an ImageNet ViT) into ``network``'s backbone,
+    the keys under ``network.backbone_prefix``. Keys the network declares unused (later blocks, the final norm,
+    the classifier) are dropped; every other key must be one of the backbone's, and every backbone key must be
+    given, with its shape. The rest of the network keeps its initialisation. Raises CheckpointError otherwise."""
+    prefix = network.backbone_prefix
+    if not prefix:
+        raise CheckpointError(
+            f"the {network.architecture!r} architecture has no pretrained backbone to load from {source}; "
+            "remove backbone_weights from the config"
+        )
+    expected = {k: v for k, v in network.state_dict().items() if k.startswith(prefix)}
+    given = {prefix + k: v for k, v in state_dict.items() if not network.is_unused_checkpoint_key(prefix + k)}
+    problems = _mismatches(expected, given)
+    if problems:
+        raise CheckpointError(
+            f"backbone weights {source} do not fit the backbone ({prefix}*) of the {network.architecture!r} network "
+            f"with config {network.config}: " + "; ".join(problems) + ". Check the backbone's size and patch size."
+        )
+    with torch.no_grad():
+        for key, value in given.items():
+            expected[key].copy_(value)

@@ -1,5 +1,5 @@
 """``rqi-train CONFIG [KEY=VALUE ...] --output DIR [--resume]``: train an RQI network from a YAML/TOML config (see
-examples/train/). Exit codes: 0 trained; 2 a bad config, override or table (one line on stderr)."""
+examples/train/). Exit codes: 0 trained; 2 a bad config, override, table or weight file (one line on stderr)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ..errors import WeightsError
 from .config import load_config
 from .tables import TrainingDataError
 from .trainer import train
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         summary = train(config, args.output, progress=not args.quiet, resume=args.resume)
-    except TrainingDataError as error:  # bad data, found before the first step
+    except (TrainingDataError, WeightsError) as error:  # bad data or weights, found before the first step
         print(f"rqi-train: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(json.dumps({k: v for k, v in summary["best"].items()}, indent=2))

@@ -71,6 +71,9 @@ class TrainConfig:
     member_seeds: tuple[int, ...] | None = None  # with members > 1: each member's seed (default seed + k)
     member_networks: tuple[dict[str, Any], ...] | None = None  # with members > 1: each member's changes to network
     init_from: str | None = None  # a network folder (our Hub layout) whose weights start the run (members: member k)
+    # pretrained backbone (timm layout): "hf-hub:timm/vit_base_patch8_224.augreg2_in21k_ft_in1k" or a file; also
+    # accepted as network.backbone_weights
+    backbone_weights: str | None = None
     data: DataConfig = DataConfig()
     optim: OptimConfig = OptimConfig()
 
@@ -83,11 +86,24 @@ def _build(cls, values: dict[str, Any], where: str):
     return cls(**checked_fields(cls, values, where))
 
 
+def _lift_backbone_weights(values: dict[str, Any]) -> None:
+    """Move ``network.backbone_weights`` to the top level: the network section holds the architecture only."""
+    network = values.get("network")
+    if not isinstance(network, dict) or "backbone_weights" not in network:
+        return
+    if values.get("backbone_weights") is not None:
+        raise ValueError("give backbone_weights once: at the top level or under network, not both")
+    network = dict(network)
+    values["backbone_weights"] = network.pop("backbone_weights")
+    values["network"] = network
+
+
 def parse_config(values: dict[str, Any]) -> TrainConfig:
     values = dict(values)
     for section in ("data", "optim"):
         if not isinstance(values.get(section) or {}, dict):
             raise ValueError(f"config key {section}: expected a mapping of keys; got {values[section]!r}")
+    _lift_backbone_weights(values)
     data_values = dict(values.pop("data", {}) or {})
     if "train_exclude_groups" in data_values and data_values["train_exclude_groups"] is None:
         data_values["train_exclude_groups"] = ()  # null: none excluded
@@ -119,6 +135,8 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
             raise ValueError(
                 f"{key} must list one entry per member (members: {config.members}, at least 2); got {list(given)!r}"
             )
+    if config.backbone_weights is not None and config.init_from is not None:
+        raise ValueError("backbone_weights and init_from both set the starting weights; give one of them")
     if data.scenes_per_source < 1:
         raise ValueError(
             f"data.scenes_per_source must be a positive scene count, e.g. 5; got {data.scenes_per_source!r}"

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ..networks import build_network, load_network_state
 from .adversarial import perturb_pair
+from .backbone import load_backbone
 from .config import OptimConfig, TrainConfig
 from .dataset import ImageCache, PairDataset
 from .layouts import LabelledPairs
@@ -51,8 +52,10 @@ def member_network(
     config: TrainConfig, network_config: dict[str, Any], initial_state: dict[str, torch.Tensor] | None
 ) -> torch.nn.Module:
     """A new network of ``config.architecture`` with ``network_config``: random (from the current torch seed),
-    or ``initial_state`` loaded strictly (``init_from``)."""
+    its backbone from ``config.backbone_weights`` when given, or ``initial_state`` loaded strictly (``init_from``)."""
     network = build_network(config.architecture, network_config)
+    if config.backbone_weights is not None:
+        load_backbone(network, config.backbone_weights)
     if initial_state is not None:
         load_network_state(network, initial_state, source=f"init_from {config.init_from}")
     return network

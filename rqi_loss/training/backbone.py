@@ -1,0 +1,40 @@
+"""``backbone_weights``: a pretrained backbone (ImageNet weights in timm's layout) to start a training run from.
+
+The value is a Hub name, ``hf-hub:org/repo[@revision]`` (its ``model.safetensors``, downloaded through
+huggingface_hub and verified like every weight file here), e.g.
+``hf-hub:timm/vit_base_patch8_224.augreg2_in21k_ft_in1k`` (what the authors' MANIQA starts from), or a local
+file (.safetensors, .pth/.pt/.bin state dict).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..checkpoints import read_state_file
+from ..hub import hub_file, parse_hub_name
+from ..networks import RQINetwork, load_backbone_state
+
+HUB_PREFIX = "hf-hub:"
+HUB_WEIGHTS_FILE = "model.safetensors"  # timm's file name on the Hub
+
+
+def read_backbone_weights(spec: str) -> tuple[dict[str, torch.Tensor], str]:
+    """(state dict in timm's key names, a description of where it came from) for a ``backbone_weights`` value."""
+    if spec.startswith(HUB_PREFIX):
+        repo_id, revision = parse_hub_name(spec)
+        path = hub_file(spec, repo_id, HUB_WEIGHTS_FILE, revision)
+        return read_state_file(path), f"{spec} ({HUB_WEIGHTS_FILE})"
+    path = Path(spec)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"backbone_weights {spec!r} is neither a local file nor an 'hf-hub:org/repo[@revision]' name"
+        )
+    return read_state_file(path), str(path)
+
+
+def load_backbone(network: RQINetwork, spec: str) -> None:
+    """Load ``backbone_weights`` ``spec`` into ``network``'s backbone (strictly; see ``load_backbone_state``)."""
+    state, source = read_backbone_weights(spec)
+    load_backbone_state(network, state, source=source)
