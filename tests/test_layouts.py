@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import csv
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
-from rqi_loss.training import parse_config, train
+from rqi_loss.training import load_config, parse_config, train
 from rqi_loss.training.layouts import read_kadid10k, read_pieapp, read_pipal, read_tid2013
 from rqi_loss.training.tables import TrainingDataError
+
+from conftest import TINY_MANIQA
 
 SCENES = 5  # reference images; the 8:2 split holds one of them out
 LEVELS = {"01": 4.0, "02": 2.5, "03": 1.5}  # distortion level -> MOS of the tiny sets (blur grows with the level)
@@ -196,3 +200,23 @@ def test_pieapp_needs_the_rqi_recipe(tmp_path):
     values = {"name": "p", "architecture": "rqi_cnn", "recipe": "traditional", "data": {"format": "pieapp"}}
     with pytest.raises(ValueError, match="labels pairs, not images: it needs recipe: rqi"):
         parse_config(values)
+
+
+@pytest.mark.parametrize("recipe", ["maniqa_rqi_pipal", "maniqa_traditional_pipal"])
+def test_the_paper_recipe_configs_run_on_tiny_pipal(tmp_path, recipe):
+    """examples/train/maniqa_*_pipal.yaml end to end: the network shrunk, no Hub backbone, tiny PIPAL data."""
+    root = tmp_path / "PIPAL"
+    root.mkdir()
+    write_pipal(root)
+    overrides = [
+        f"network={yaml.safe_dump(TINY_MANIQA, default_flow_style=True).strip()}",
+        "backbone_weights=null",
+        f"data.root={root}",
+        *("optim.epochs=1", "optim.pairs_per_epoch=8", "optim.batch_size=4", "optim.val_pairs=8"),
+        *("optim.crop_size=32", "optim.warmup_steps=1", "optim.bf16=false", "optim.device=cpu"),
+        *("optim.num_workers=0", "optim.threads=1"),
+    ]
+    config = load_config(Path(__file__).parents[1] / "examples" / "train" / f"{recipe}.yaml", overrides)
+    summary = train(config, tmp_path / "out", progress=False)
+    assert summary["config"]["recipe"] == config.recipe and math.isfinite(summary["best"]["val_loss"])
+    assert len(summary["val_groups"]) == 1 and (tmp_path / "out" / "model.safetensors").is_file()

@@ -191,7 +191,8 @@ def test_committed_training_configs_parse_and_build_their_networks(path):
     config = load_config(path)
     for changes in config.member_networks or [{}]:
         network = build_network(config.architecture, {**config.network, **changes})
-        assert network.input_size == config.network["input_size"]
+        expected = config.network.get("input_size") or config.network.get("img_size", 224)  # rqi_cnn | maniqa_rqi
+        assert network.input_size == expected
 
 
 def test_config_files(tmp_path):
