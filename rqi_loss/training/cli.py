@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -32,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         "--resume", action="store_true", help="continue the interrupted run in --output from its last epoch"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, the other ranks log warnings only
+    logging.basicConfig(
+        level=logging.INFO if main_rank else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         config = load_config(args.config, args.overrides)
     except (OSError, ValueError, TypeError, KeyError) as error:
@@ -43,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainingDataError, WeightsError) as error:  # bad data or weights, found before the first step
         print(f"rqi-train: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    print(json.dumps({k: v for k, v in summary["best"].items()}, indent=2))
+    if main_rank:
+        print(json.dumps({k: v for k, v in summary["best"].items()}, indent=2))
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -101,11 +101,13 @@ def validation_metrics(
     cache: ImageCache,
     device: torch.device,
     bf16: bool = False,
+    predict: Callable[..., np.ndarray] = predict_pairs,
 ) -> tuple[dict[str, float], np.ndarray]:
     """Pair metrics on ``dense`` pairs (all, and those whose second image is itself distorted) and the
     per-image SRCC of f(I, reference) against MOS for every rated non-reference image with a reference.
+    ``predict``: :func:`predict_pairs` or a stand-in with its signature (e.g. sharded over ranks).
     Returns (metrics, the (P,) predictions on ``dense``)."""
-    pred = predict_pairs(network, rows, dense, cache=cache, device=device, bf16=bf16)
+    pred = predict(network, rows, dense, cache=cache, device=device, bf16=bf16)
     target = dense_labels.numpy()
     metrics = pair_metrics(pred, target, "pair_")
     second = [rows[j] for j in dense[:, 1].tolist()]
@@ -116,7 +118,7 @@ def validation_metrics(
         metrics["image_srcc"] = metrics["image_plcc"] = float("nan")
     elif any(r.reference is not None and r.image != r.reference for r in rows):
         ref_pairs, extended = reference_pairs(rows)
-        image_pred = predict_pairs(network, extended, ref_pairs, cache=cache, device=device, bf16=bf16)
+        image_pred = predict(network, extended, ref_pairs, cache=cache, device=device, bf16=bf16)
         mos = np.array([extended[i].mos for i in ref_pairs[:, 0].tolist()])
         metrics["image_srcc"] = srcc(image_pred, mos)
         metrics["image_plcc"] = plcc(image_pred, mos)

@@ -3,6 +3,7 @@ optional adversarial term, optional weight averaging (EMA), and the weights of t
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
@@ -22,6 +24,7 @@ from .adversarial import perturb_pair
 from .backbone import load_backbone
 from .config import OptimConfig, TrainConfig
 from .dataset import ImageCache, PairDataset
+from .distributed import Ranks
 from .layouts import LabelledPairs
 from .pairs import epoch_order, recipe_pairs
 from .resume import random_states, restore_random_states
@@ -70,6 +73,7 @@ class Learner:
     averaged: AveragedModel | None
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
+    replicated: DistributedDataParallel | None = None  # the network under DDP, on several ranks
 
     @property
     def judged(self) -> torch.nn.Module:
@@ -98,9 +102,11 @@ def make_learner(
     initial_state: dict[str, torch.Tensor] | None,
     device: torch.device,
     total_steps: int,
+    ranks: Ranks = Ranks(),
 ) -> Learner:
     """A new member's network (see :func:`member_network`) on ``device``, its moving average when configured,
-    AdamW and the warm-up + cosine schedule (:func:`lr_factor`) over ``total_steps``."""
+    AdamW and the warm-up + cosine schedule (:func:`lr_factor`) over ``total_steps``; wrapped in DDP across
+    ``ranks`` when there are several."""
     optim = config.optim
     network = member_network(config, network_config, initial_state).to(device)
     averaged = None
@@ -108,7 +114,10 @@ def make_learner(
         averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(optim.ema_decay), use_buffers=True)
     optimizer = torch.optim.AdamW(network.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, optim.warmup_steps, total_steps))
-    return Learner(network, averaged, optimizer, scheduler)
+    replicated = None
+    if ranks.distributed:  # DDP broadcasts rank 0's weights and averages the gradients over the ranks
+        replicated = DistributedDataParallel(network, device_ids=[device.index] if device.type == "cuda" else None)
+    return Learner(network, averaged, optimizer, scheduler, replicated)
 
 
 def fit(
@@ -125,14 +134,16 @@ def fit(
     labelled: LabelledPairs | None = None,
     resume_from: dict[str, Any] | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    ranks: Ranks = Ranks(),
 ) -> MemberRun:
     """Train one network (``network_config``) with ``seed``; keep the weights of the epoch with the lowest
     validation loss (of the moving average with ``optim.ema_decay``). ``resume_from``: what ``on_epoch_end``
-    was given at an epoch boundary of an interrupted run; training goes on from there, bit for bit."""
+    was given at an epoch boundary of an interrupted run; training goes on from there, bit for bit. Under
+    torchrun (``ranks``), each rank trains on its shard of every batch through DistributedDataParallel."""
     optim = config.optim
     torch.manual_seed(seed)
     steps_per_epoch = max(1, optim.pairs_per_epoch // (optim.batch_size * optim.accumulate))  # optimiser steps
-    learner = make_learner(config, network_config, initial_state, device, steps_per_epoch * optim.epochs)
+    learner = make_learner(config, network_config, initial_state, device, steps_per_epoch * optim.epochs, ranks)
     images, pairs, labels = recipe_pairs(config, train_rows, mos_range, labelled)
     crop = optim.crop_size or learner.network.input_size
     dataset = PairDataset(
@@ -152,10 +163,12 @@ def fit(
     for epoch in range(start, optim.epochs):
         dataset.set_epoch(epoch)
         order = epoch_order(len(dataset), steps_per_epoch * optim.batch_size * optim.accumulate, seed * 7919 + epoch)
+        mine, per_rank = ranks.shard(order, optim.batch_size), optim.batch_size // ranks.world
         loader = DataLoader(
-            Subset(dataset, order.tolist()), batch_size=optim.batch_size, num_workers=optim.num_workers, drop_last=True
+            Subset(dataset, mine.tolist()), batch_size=per_rank, num_workers=optim.num_workers, drop_last=True
         )
-        progress_bar = tqdm(loader, desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not progress, leave=False)
+        shown = progress and ranks.main
+        progress_bar = tqdm(loader, desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not shown, leave=False)
         losses = train_epoch(learner, progress_bar, optim, device)
         record = validate(learner.judged, epoch + 1, float(np.mean(losses)))
         history.append(record)
@@ -179,13 +192,15 @@ def train_epoch(
     learner.network.train()
     losses = []
     for index, (a, b, target) in enumerate(batches, 1):
-        loss = training_loss(learner.network, a.to(device), b.to(device), target.to(device), optim)
-        if optim.accumulate == 1:
-            learner.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-        else:
-            (loss / optim.accumulate).backward()
-        if index % optim.accumulate == 0:
+        synced = index % optim.accumulate == 0  # DDP all-reduces the gradients of the step's last pass only
+        with contextlib.nullcontext() if synced or learner.replicated is None else learner.replicated.no_sync():
+            loss = training_loss(learner, a.to(device), b.to(device), target.to(device), optim)
+            if optim.accumulate == 1:
+                learner.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            else:
+                (loss / optim.accumulate).backward()
+        if synced:
             learner.optimizer.step()
             learner.scheduler.step()
             if learner.averaged is not None:
@@ -197,13 +212,15 @@ def train_epoch(
 
 
 def training_loss(
-    network: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, optim: OptimConfig
+    learner: Learner, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, optim: OptimConfig
 ) -> torch.Tensor:
     """0-dim Huber loss of the network's (N,) predictions for (N, 3, S, S) pairs ``a``, ``b`` against
-    ``target``, plus ``optim.adversarial``'s weighted term on a perturbed copy of the pairs where configured."""
-    device_type = a.device.type
+    ``target``, plus ``optim.adversarial``'s weighted term on a perturbed copy of the pairs where configured.
+    The clean pass goes through the DDP wrapper when there is one (it readies the gradient all-reduce); the
+    perturbation search and the perturbed pass use the module itself (the same parameters)."""
+    device_type, network = a.device.type, learner.network
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=optim.bf16):
-        pred = network(a, b)
+        pred = (learner.replicated or network)(a, b)
     loss = F.huber_loss(pred.float(), target, delta=optim.huber_delta)
     if optim.adversarial is None:
         return loss

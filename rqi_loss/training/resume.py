@@ -48,16 +48,18 @@ class RunState:
     member in progress at its last epoch boundary (``member``, ``epoch`` done, and what :func:`fit` restores).
     """
 
-    def __init__(self, output: Path, config: TrainConfig) -> None:
+    def __init__(self, output: Path, config: TrainConfig, *, writer: bool = True) -> None:
         self.path = Path(output) / STATE_FILE
+        self.writer = writer  # under torchrun only rank 0 writes; every rank reads
         self.config = dataclasses.asdict(config)
         self.finished: list[dict[str, Any]] = []
         self.progress: dict[str, Any] | None = None
 
     @classmethod
-    def start(cls, output: Path, config: TrainConfig, *, resume: bool) -> RunState:
-        """A fresh state, or with ``resume`` the saved one (its config must be the one given)."""
-        state = cls(output, config)
+    def start(cls, output: Path, config: TrainConfig, *, resume: bool, writer: bool = True) -> RunState:
+        """A fresh state, or with ``resume`` the saved one (its config must be the one given). ``writer``:
+        whether this process writes the file (rank 0 of several)."""
+        state = cls(output, config, writer=writer)
         if not resume:
             if state.path.exists():
                 raise TrainingDataError(
@@ -98,10 +100,13 @@ class RunState:
         self._write()
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        if self.writer:
+            self.path.unlink(missing_ok=True)
 
     def _write(self) -> None:
         """Write to a temporary file beside the state, then replace it: a kill never leaves half a state."""
+        if not self.writer:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"config": self.config, "finished": self.finished, "progress": self.progress}
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".training_state.", suffix=".tmp")

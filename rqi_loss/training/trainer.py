@@ -22,6 +22,7 @@ from ..networks import RQIEnsemble, build_network
 from ..networks.ensemble import member_config
 from .config import TrainConfig
 from .dataset import ImageCache
+from .distributed import Ranks, check_batch, join_process_group
 from .export import export
 from .fit import MemberRun, fit
 from .layouts import LabelledPairs
@@ -34,10 +35,12 @@ from .validation import Validator
 logger = logging.getLogger(__name__)
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+def _device(name: str, ranks: Ranks) -> torch.device:
+    """The training device: ``optim.device`` ("auto": CUDA when there is one); a CUDA rank takes its local GPU."""
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+    if device.type == "cuda" and ranks.distributed:
+        return torch.device("cuda", ranks.local_rank)
+    return device
 
 
 def train(
@@ -54,9 +57,18 @@ def train(
     (each member seeded with its own seed: initialisation, dropout, crops, pair order), so a config reproduces
     its result and the caller's RNG state is left as it was.
     """
-    device = _device(config.optim.device)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), _cpu_threads(config.optim.threads):
-        return _train(config, Path(output), device, progress, resume)
+    ranks, created = join_process_group(config.optim.device)
+    check_batch(config.optim.batch_size, ranks)
+    device = _device(config.optim.device, ranks)
+    try:
+        with (
+            torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+            _cpu_threads(config.optim.threads),
+        ):
+            return _train(config, Path(output), device, progress, resume, ranks)
+    finally:
+        if created:
+            torch.distributed.destroy_process_group()
 
 
 @contextlib.contextmanager
@@ -71,15 +83,17 @@ def _cpu_threads(threads: int | None):
         torch.set_num_threads(previous)
 
 
-def _train(config: TrainConfig, output: Path, device: torch.device, progress: bool, resume: bool) -> dict[str, Any]:
+def _train(
+    config: TrainConfig, output: Path, device: torch.device, progress: bool, resume: bool, ranks: Ranks
+) -> dict[str, Any]:
     started = time.time()
-    run_state = RunState.start(output, config, resume=resume)
+    run_state = RunState.start(output, config, resume=resume, writer=ranks.main)
     rows, labelled = load_data(config)
     train_rows, val_rows = train_val_split(config, rows)
     mos_range = _mos_range(config, rows, labelled)
     cache = ImageCache(keep=config.data.cache_images)
     check_table_images(rows, cache, progress=progress)
-    validate = Validator(config, val_rows, mos_range, cache, device, labelled)
+    validate = Validator(config, val_rows, mos_range, cache, device, labelled, ranks)
     seeds = config.member_seeds or [config.seed + k for k in range(config.members)]
     initial_states = _initial_states(config)
     changes = [dict(c) for c in config.member_networks] if config.member_networks else None
@@ -94,6 +108,7 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
             labelled=labelled,
             resume_from=run_state.member_progress(k),
             on_epoch_end=lambda progress, k=k: run_state.end_epoch(k, progress),
+            ranks=ranks,
         )
         run_state.end_member({"seed": run.seed, "state": run.state, "best": run.best, "history": run.history})
         runs.append(run)
@@ -108,8 +123,11 @@ def _train(config: TrainConfig, output: Path, device: torch.device, progress: bo
     else:
         network, state = _assemble_ensemble(config, runs, changes, validate, device, summary)
     summary.update(seconds=round(time.time() - started, 1), config=asdict(config))
-    export(network, state, config, summary, output)
-    run_state.remove()
+    if ranks.main:
+        export(network, state, config, summary, output)
+        run_state.remove()
+    if ranks.distributed:
+        torch.distributed.barrier()  # the other ranks return once the export is written
     return summary
 
 

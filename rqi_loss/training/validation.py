@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from .config import TrainConfig
 from .dataset import ImageCache
+from .distributed import Ranks, sharded
 from .evaluation import predict_pairs, validation_metrics
 from .layouts import LabelledPairs
 from .pairs import dense_validation_pairs, recipe_pairs, subsample_pairs
@@ -30,8 +31,10 @@ class Validator:
         cache: ImageCache,
         device: torch.device,
         labelled: LabelledPairs | None = None,
+        ranks: Ranks = Ranks(),
     ) -> None:
         self.config, self.rows, self.cache, self.device = config, val_rows, cache, device
+        self.ranks, self.predict = ranks, sharded(predict_pairs, ranks)  # each rank scores its share of the pairs
         self.dense, self.dense_labels = dense_validation_pairs(config, val_rows, mos_range, labelled=labelled)
         if config.recipe == "traditional":  # the rqi recipe's own validation pairs are the dense ones
             own_rows, own_pairs, own_labels = recipe_pairs(config, val_rows, mos_range)
@@ -39,20 +42,26 @@ class Validator:
 
     def __call__(self, network: torch.nn.Module, epoch: int, train_loss: float) -> dict[str, float]:
         record = {"epoch": epoch, "train_loss": train_loss, **self.measure(network)}
-        logger.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
+        if self.ranks.main:
+            logger.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
         return record
 
     def measure(self, network: torch.nn.Module) -> dict[str, float]:
         optim = self.config.optim
         metrics, dense_pred = validation_metrics(
-            network, self.rows, self.dense, self.dense_labels, cache=self.cache, device=self.device, bf16=optim.bf16
+            network,
+            self.rows,
+            self.dense,
+            self.dense_labels,
+            cache=self.cache,
+            device=self.device,
+            bf16=optim.bf16,
+            predict=self.predict,
         )
         if self.config.recipe == "rqi":
             own_pred, own_labels = dense_pred, self.dense_labels
         else:
             own_rows, own_pairs, own_labels = self.own
-            own_pred = predict_pairs(
-                network, own_rows, own_pairs, cache=self.cache, device=self.device, bf16=optim.bf16
-            )
+            own_pred = self.predict(network, own_rows, own_pairs, cache=self.cache, device=self.device, bf16=optim.bf16)
         val_loss = F.huber_loss(torch.from_numpy(own_pred), own_labels, delta=optim.huber_delta).item()
         return {"val_loss": val_loss, **metrics}
