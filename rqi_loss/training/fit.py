@@ -163,10 +163,7 @@ def fit(
     for epoch in range(start, optim.epochs):
         dataset.set_epoch(epoch)
         order = epoch_order(len(dataset), steps_per_epoch * optim.batch_size * optim.accumulate, seed * 7919 + epoch)
-        mine, per_rank = ranks.shard(order, optim.batch_size), optim.batch_size // ranks.world
-        loader = DataLoader(
-            Subset(dataset, mine.tolist()), batch_size=per_rank, num_workers=optim.num_workers, drop_last=True
-        )
+        loader = epoch_loader(dataset, ranks.shard(order, optim.batch_size), optim, ranks, device)
         shown = progress and ranks.main
         progress_bar = tqdm(loader, desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not shown, leave=False)
         losses = train_epoch(learner, progress_bar, optim, device)
@@ -179,6 +176,19 @@ def fit(
             kept = {"epoch": epoch + 1, "history": history, "best": best, "state": state, "random": random_states()}
             on_epoch_end({**kept, **learner.snapshot()})
     return MemberRun(seed=seed, state=state, best=best, history=history)
+
+
+def epoch_loader(
+    dataset: PairDataset, order: torch.Tensor, optim: OptimConfig, ranks: Ranks, device: torch.device
+) -> DataLoader:
+    """Batches of this rank's share (``batch_size / world`` pairs) of the global batches, in ``order``."""
+    return DataLoader(
+        Subset(dataset, order.tolist()),
+        batch_size=optim.batch_size // ranks.world,
+        num_workers=optim.num_workers,
+        drop_last=True,
+        pin_memory=device.type == "cuda",  # page-locked batches: the copies to the GPU overlap the step
+    )
 
 
 def train_epoch(

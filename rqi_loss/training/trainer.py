@@ -92,7 +92,7 @@ def _train(
     train_rows, val_rows = train_val_split(config, rows)
     mos_range = _mos_range(config, rows, labelled)
     cache = ImageCache(keep=config.data.cache_images)
-    check_table_images(rows, cache, progress=progress)
+    check_table_images(rows, cache, progress=progress and ranks.main)
     validate = Validator(config, val_rows, mos_range, cache, device, labelled, ranks)
     seeds = config.member_seeds or [config.seed + k for k in range(config.members)]
     initial_states = _initial_states(config)
