@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 import yaml
@@ -30,8 +31,46 @@ def _config(tmp_path) -> object:
     return path
 
 
-def _kill_when(output, member: int, epoch: int, process: subprocess.Popen) -> None:
-    """SIGKILL ``process`` once its saved state shows member ``member`` (0-based) past epoch ``epoch``."""
+def _children() -> dict[int, list[int]]:
+    """Parent pid -> child pids, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # after the command name: state, ppid
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    return children
+
+
+def _kill_tree(root: int) -> None:
+    """SIGKILL ``root`` and all its descendants at once (torchrun and its ranks), as a crashed machine would."""
+    children, tree, pending = _children(), [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending += children.get(pid, [])
+    for pid in tree:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for pid in tree[1:]:  # the ranks were reparented: wait until they are gone
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return "zombie" if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z" else "alive"
+    except OSError:
+        return "gone"
+
+
+def _kill_when(output, member: int, epoch: int, process: subprocess.Popen, *, group: bool = False) -> None:
+    """SIGKILL ``process`` (with ``group``: it and all its descendants, torchrun and its ranks) once its saved
+    state shows member ``member`` (0-based) past epoch ``epoch``."""
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         assert process.poll() is None, "the run ended before it could be interrupted"
@@ -42,7 +81,10 @@ def _kill_when(output, member: int, epoch: int, process: subprocess.Popen) -> No
             continue
         progress = saved["progress"]
         if progress is not None and progress["member"] == member and progress["epoch"] >= epoch:
-            os.kill(process.pid, signal.SIGKILL)
+            if group:
+                _kill_tree(process.pid)
+            else:
+                os.kill(process.pid, signal.SIGKILL)
             process.wait()
             return
         time.sleep(0.02)
@@ -80,3 +122,26 @@ def test_resume_needs_a_state_and_the_same_config(tmp_path):
     command.insert(command.index(str(config)) + 1, "optim.lr=0.5")  # an override after the config
     changed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert changed.returncode == 2 and "the config differs from the interrupted run's in ['optim']" in changed.stderr
+
+
+def test_killed_and_resumed_under_torchrun(tmp_path):
+    """2 gloo ranks under torchrun, the whole process group killed with SIGKILL after an epoch, resumed with
+    --resume under torchrun: the weights of the uninterrupted 2-rank run, bit for bit."""
+    from test_ddp_training import _free_port
+
+    config = _config(tmp_path)
+
+    def command(output, *extra):
+        launcher = ["-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
+        return [sys.executable, *launcher, *_command(config, output, *extra)[1:]]
+
+    subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True, timeout=600)
+    interrupted = tmp_path / "interrupted"
+    launched = subprocess.Popen(command(interrupted), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _kill_when(interrupted, 0, 2, launched, group=True)
+    final = subprocess.run(command(interrupted, "--resume"), capture_output=True, text=True, timeout=600)
+    assert final.returncode == 0, final.stderr[-2000:]
+    assert "from member 1, after epoch" in final.stderr
+    assert final.stderr.count(" epoch 0: ") == 1  # member 2 starts afresh; member 1 goes on where it was
+    whole, pieces = ((path / "model.safetensors").read_bytes() for path in (tmp_path / "whole", interrupted))
+    assert whole == pieces
