@@ -75,7 +75,7 @@ def _kill_when(output, member: int, epoch: int, process: subprocess.Popen, *, gr
     while time.monotonic() < deadline:
         assert process.poll() is None, "the run ended before it could be interrupted"
         try:
-            saved = torch.load(output / STATE, map_location="cpu", weights_only=False)
+            saved = torch.load(output / STATE, map_location="cpu", weights_only=True)
         except (FileNotFoundError, EOFError, RuntimeError):
             time.sleep(0.02)
             continue

@@ -69,7 +69,7 @@ class RunState:
             return state
         if not state.path.exists():
             raise TrainingDataError(f"--resume: no {STATE_FILE} in {str(output)!r}; nothing to resume")
-        saved = torch.load(state.path, map_location="cpu", weights_only=False)
+        saved = torch.load(state.path, map_location="cpu", weights_only=True)  # tensors, numbers, strings only
         if saved["config"] != state.config:
             changed = sorted(k for k in state.config if saved["config"].get(k) != state.config[k])
             raise TrainingDataError(
