@@ -61,6 +61,7 @@ def worker(rank: int, world: int, placement: str, port: int, out_dir: str) -> No
         "judge_grads": [p.grad is not None for p in judge.parameters()],
         "state_dict_keys": list(wrapped.module.state_dict()),
     }
+    torch.distributed.barrier()  # rank 0 hosts the store: no rank leaves while the other still talks to it
     torch.distributed.destroy_process_group()
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as handle:
         json.dump(result, handle)
