@@ -8,6 +8,7 @@ from .ensemble import RQIEnsemble
 from .maniqa import MANIQARQI, MANIQARQIConfig
 from .registry import ARCHITECTURES, build_network, register_architecture
 from .state_dict import load_backbone_state, load_network_state
+from .topiq import TOPIQRQI, TOPIQRQIConfig
 
 __all__ = [
     "ARCHITECTURES",
@@ -17,6 +18,8 @@ __all__ = [
     "MANIQARQIConfig",
     "RQIEnsemble",
     "RQINetwork",
+    "TOPIQRQI",
+    "TOPIQRQIConfig",
     "build_network",
     "load_backbone_state",
     "load_network_state",
