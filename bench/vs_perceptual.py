@@ -4,8 +4,9 @@
 
 All three with random weights (timing only; nothing is downloaded): BasicSR's PerceptualLoss with
 Real-ESRGAN's layer weights (conv1_2 0.1, conv2_2 0.1, conv3_4 1, conv4_4 1, conv5_4 1), LPIPS (package
-``lpips``) with its VGG16 trunk, and RQILoss (full-size MANIQA-RQI, one random 224 crop per image).
-Reports seconds per step (forward + backward to SR) and peak memory, and RQI's ratios to each.
+``lpips``) with its VGG16 trunk, RQILoss with the full-size MANIQA-RQI (``rqi``, one random 224 crop per image)
+and RQILoss with the full-size TOPIQ-RQI (``rqi_topiq``, ResNet-50, one random 256 crop per image). Reports seconds
+per step (forward + backward to SR) and peak memory, and each RQI judge's ratios to the others.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from unittest import mock
 import torch
 
 from rqi_loss import RQILoss
+from rqi_loss.networks import TOPIQRQI
 
 from common import (
     base_parser,
@@ -60,6 +62,9 @@ def main() -> None:
     device = torch.device(args.device)
     ours, _ = seeded_network(device)
     rqi = RQILoss(ours, crop="random", seed=0, amp=args.amp)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        topiq = RQILoss(TOPIQRQI().to(device), crop="random", seed=0, amp=args.amp)
     vgg, lp = vgg_perceptual_loss(device), lpips_vgg(device)
     sr, gt = random_pair(args.batch, args.size, device)
 
@@ -72,6 +77,7 @@ def main() -> None:
 
     candidates = {
         "rqi": step(lambda x: rqi(x, gt)),
+        "rqi_topiq": step(lambda x: topiq(x, gt)),
         "basicsr_vgg19_perceptual": step(lambda x: vgg(x, gt)[0]),
         "lpips_vgg": step(lambda x: lp(x, gt, normalize=True).mean()),
     }
@@ -89,6 +95,8 @@ def main() -> None:
             "peak_memory_mib": {k: v / 2**20 for k, v in memory.items()},
             "rqi_time_ratio": {k: seconds["rqi"] / v for k, v in seconds.items() if k != "rqi"},
             "rqi_memory_ratio": {k: memory["rqi"] / v for k, v in memory.items() if k != "rqi"},
+            "rqi_topiq_time_ratio": {k: seconds["rqi_topiq"] / v for k, v in seconds.items() if k != "rqi_topiq"},
+            "rqi_topiq_memory_ratio": {k: memory["rqi_topiq"] / v for k, v in memory.items() if k != "rqi_topiq"},
         },
         args.json,
     )
