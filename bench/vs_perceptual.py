@@ -5,8 +5,9 @@
 All three with random weights (timing only; nothing is downloaded): BasicSR's PerceptualLoss with
 Real-ESRGAN's layer weights (conv1_2 0.1, conv2_2 0.1, conv3_4 1, conv4_4 1, conv5_4 1), LPIPS (package
 ``lpips``) with its VGG16 trunk, RQILoss with the full-size MANIQA-RQI (``rqi``, one random 224 crop per image)
-and RQILoss with the full-size TOPIQ-RQI (``rqi_topiq``, ResNet-50, one random 256 crop per image). Reports seconds
-per step (forward + backward to SR) and peak memory, and each RQI judge's ratios to the others.
+RQILoss with the full-size TOPIQ-RQI (``rqi_topiq``, ResNet-50, one random 256 crop per image) and with the full-size
+AHIQ-RQI (``rqi_ahiq``, ViT-B/8 blocks 0-4 + ResNet-50 stage 1, one random 224 crop). Reports seconds per step
+(forward + backward to SR) and peak memory, and each RQI judge's ratios to the others.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from unittest import mock
 import torch
 
 from rqi_loss import RQILoss
-from rqi_loss.networks import TOPIQRQI
+from rqi_loss.networks import AHIQRQI, TOPIQRQI
 
 from common import (
     base_parser,
@@ -65,6 +66,7 @@ def main() -> None:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         topiq = RQILoss(TOPIQRQI().to(device), crop="random", seed=0, amp=args.amp)
+        ahiq = RQILoss(AHIQRQI().to(device), crop="random", seed=0, amp=args.amp)
     vgg, lp = vgg_perceptual_loss(device), lpips_vgg(device)
     sr, gt = random_pair(args.batch, args.size, device)
 
@@ -78,6 +80,7 @@ def main() -> None:
     candidates = {
         "rqi": step(lambda x: rqi(x, gt)),
         "rqi_topiq": step(lambda x: topiq(x, gt)),
+        "rqi_ahiq": step(lambda x: ahiq(x, gt)),
         "basicsr_vgg19_perceptual": step(lambda x: vgg(x, gt)[0]),
         "lpips_vgg": step(lambda x: lp(x, gt, normalize=True).mean()),
     }
@@ -97,6 +100,8 @@ def main() -> None:
             "rqi_memory_ratio": {k: memory["rqi"] / v for k, v in memory.items() if k != "rqi"},
             "rqi_topiq_time_ratio": {k: seconds["rqi_topiq"] / v for k, v in seconds.items() if k != "rqi_topiq"},
             "rqi_topiq_memory_ratio": {k: memory["rqi_topiq"] / v for k, v in memory.items() if k != "rqi_topiq"},
+            "rqi_ahiq_time_ratio": {k: seconds["rqi_ahiq"] / v for k, v in seconds.items() if k != "rqi_ahiq"},
+            "rqi_ahiq_memory_ratio": {k: memory["rqi_ahiq"] / v for k, v in memory.items() if k != "rqi_ahiq"},
         },
         args.json,
     )

@@ -1,6 +1,6 @@
-"""pyiqa's TOPIQ (``CFANet``) loaded for parity tests without running pyiqa's package ``__init__``, which imports
-heavy dependencies: the modules its architecture file imports are stood in for by minimal ones, and
-``topiq_arch.py`` is read from the installed package (``pip install --no-deps pyiqa==0.1.16``)."""
+"""pyiqa's TOPIQ (``CFANet``) and ``AHIQ`` loaded for parity tests without running pyiqa's package ``__init__``,
+which imports heavy dependencies: the modules their architecture files import are stood in for by minimal ones,
+and the files are read from the installed package (``pip install --no-deps pyiqa==0.1.16``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import importlib.util
 import sys
 import types
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -20,12 +21,16 @@ def _module(name: str, **attributes) -> types.ModuleType:
 
 
 def pyiqa_archs_folder() -> Path | None:
+    """pyiqa's ``archs`` folder, or None when pyiqa is not installed."""
+    stand_in = sys.modules.get("pyiqa")
+    if stand_in is not None and getattr(stand_in, "__path__", None):  # already stood in for, by _stand_ins
+        return Path(list(stand_in.__path__)[0]) / "archs"
     spec = importlib.util.find_spec("pyiqa")  # finds the package without importing it
     return Path(spec.submodule_search_locations[0]) / "archs" if spec else None
 
 
-def load_cfanet() -> type:
-    """pyiqa's ``CFANet`` class (the real file; stand-ins for registry, downloads, CLIP, Swin and face tools)."""
+def _stand_ins() -> Path:
+    """Minimal modules in place of pyiqa's package, registry, downloads, CLIP, Swin and face tools."""
     archs = pyiqa_archs_folder()
     registry = types.SimpleNamespace(register=lambda *args, **kwargs: lambda cls: cls)
     _module("pyiqa", __path__=[str(archs.parent)])
@@ -39,15 +44,42 @@ def load_cfanet() -> type:
         load_pretrained_network=lambda *args, **kwargs: None,
         uniform_crop=None,
         get_url_from_name=lambda name, *args, **kwargs: name,
+        load_file_from_url=None,
     )
     _module("pyiqa.archs.clip_model", load=None)
     _module("pyiqa.archs.topiq_swin", create_swin=None)
     _module("facexlib", __path__=[])
     _module("facexlib.utils", __path__=[])
     _module("facexlib.utils.face_restoration_helper", FaceRestoreHelper=None)
-    for name in ("constants", "topiq_arch"):
-        spec = importlib.util.spec_from_file_location(f"pyiqa.archs.{name}", archs / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return sys.modules["pyiqa.archs.topiq_arch"].CFANet
+    return archs
+
+
+def _load(name: str) -> types.ModuleType:
+    archs = _stand_ins()
+    spec = importlib.util.spec_from_file_location(f"pyiqa.archs.{name}", archs / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_cfanet() -> type:
+    """pyiqa's ``CFANet`` class, from its own file."""
+    _load("constants")
+    return _load("topiq_arch").CFANet
+
+
+def build_ahiq(seed: int = 0) -> torch.nn.Module:
+    """pyiqa's ``AHIQ`` with seeded random weights, one crop, nothing downloaded (timm's ImageNet weights off)."""
+    import timm
+
+    module = _load("ahiq_arch")
+    create = timm.create_model
+    with (
+        torch.random.fork_rng(devices=[]),
+        mock.patch.object(
+            module.timm, "create_model", lambda name, pretrained=False, **kw: create(name, pretrained=False, **kw)
+        ),
+    ):
+        torch.manual_seed(seed)
+        return module.AHIQ(num_crop=1, pretrained=False).eval()

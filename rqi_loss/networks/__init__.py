@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .ahiq import AHIQRQI, AHIQRQIConfig
 from .base import RQINetwork
 from .cnn import CompactRQI, CompactRQIConfig
 from .ensemble import RQIEnsemble
@@ -11,6 +12,8 @@ from .state_dict import load_backbone_state, load_network_state
 from .topiq import TOPIQRQI, TOPIQRQIConfig
 
 __all__ = [
+    "AHIQRQI",
+    "AHIQRQIConfig",
     "ARCHITECTURES",
     "CompactRQI",
     "CompactRQIConfig",

@@ -1,0 +1,75 @@
+"""AHIQ-RQI (``ahiq_rqi``): pyiqa's AHIQ scores to 1e-5 with the same random weights, its checkpoints loaded
+strictly, the deformable convolution against torchvision's, the network contract and rqi-train."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pyiqa_reference import build_ahiq, pyiqa_archs_folder
+
+from rqi_loss.networks import AHIQRQI, build_network, load_network_state
+from rqi_loss.networks.ahiq import deform_conv3x3
+from rqi_loss.training import parse_config, train
+
+from test_training import _tiny_dataset, tiny_config_values
+
+TINY_AHIQ = dict(
+    input_size=32, vit_width=16, vit_heads=2, vit_blocks=2, stem_width=8, cnn_blocks=2, fusion_hidden=16,
+    regressor_dim=8, regressor_hidden=16,
+)  # fmt: skip
+needs_pyiqa = pytest.mark.skipif(
+    pyiqa_archs_folder() is None, reason="pyiqa is a test-time reference: pip install --no-deps pyiqa==0.1.16"
+)
+
+
+@pytest.fixture(scope="module")
+def reference_pair():
+    reference = build_ahiq(seed=0)
+    ours = AHIQRQI()
+    load_network_state(ours, reference.state_dict(), source="pyiqa AHIQ")
+    return reference, ours.eval()
+
+
+@needs_pyiqa
+def test_scores_equal_pyiqa_ahiq(reference_pair):
+    reference, ours = reference_pair
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.rand(2, 3, 224, 224, generator=g), torch.rand(2, 3, 224, 224, generator=g)
+    with torch.no_grad():
+        expected = reference(a, b).flatten()
+        torch.testing.assert_close(ours(a, b), expected, rtol=0, atol=1e-5)
+        assert not torch.allclose(ours(b, a), expected, atol=1e-3)
+
+
+@needs_pyiqa
+def test_pyiqa_checkpoints_load_strictly(reference_pair):
+    reference, _ = reference_pair
+    state = reference.state_dict()
+    network = AHIQRQI()
+    assert network.is_unused_checkpoint_key("vit.blocks.5.attn.qkv.weight")
+    assert network.is_unused_checkpoint_key("resnet50.layer4.2.conv3.weight")
+    assert not network.is_unused_checkpoint_key("vit.blocks.4.attn.qkv.weight")
+    with pytest.raises(ValueError, match=r"unexpected keys: extra\.weight"):
+        load_network_state(network, {**state, "extra.weight": torch.zeros(1)}, source="stray")
+
+
+def test_deformable_convolution_equals_torchvisions():
+    ops = pytest.importorskip("torchvision.ops")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 5, 9, 11, generator=g)
+    offset = 3 * torch.randn(2, 18, 9, 11, generator=g)  # shifts past the border too: zero outside
+    weight, bias = torch.randn(4, 5, 3, 3, generator=g), torch.randn(4, generator=g)
+    expected = ops.deform_conv2d(x, offset, weight, bias, padding=1)
+    torch.testing.assert_close(deform_conv3x3(x, offset, weight, bias), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_tiny_network_contract_and_training(tmp_path):
+    network = build_network("ahiq_rqi", TINY_AHIQ)
+    scores = network(torch.rand(3, 3, 32, 32), torch.rand(3, 3, 32, 32))
+    assert scores.shape == (3,) and scores.dtype == torch.float32 and network.config["vit_blocks"] == 2
+    table = _tiny_dataset(tmp_path)
+    for recipe in ("rqi", "traditional"):
+        values = tiny_config_values(table, f"ahiq-{recipe}")
+        values.update(architecture="ahiq_rqi", network=TINY_AHIQ, recipe=recipe)
+        summary = train(parse_config(values), tmp_path / recipe, progress=False)
+        assert summary["history"][-1]["epoch"] == 1 and (tmp_path / recipe / "model.safetensors").is_file()
