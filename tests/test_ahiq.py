@@ -73,3 +73,33 @@ def test_tiny_network_contract_and_training(tmp_path):
         values.update(architecture="ahiq_rqi", network=TINY_AHIQ, recipe=recipe)
         summary = train(parse_config(values), tmp_path / recipe, progress=False)
         assert summary["history"][-1]["epoch"] == 1 and (tmp_path / recipe / "model.safetensors").is_file()
+
+
+def test_two_imagenet_backbones_from_timm_files(tmp_path):
+    """backbone_weights as a mapping: timm's ViT and ResNet files fill AHIQ's two backbones, nothing else."""
+    timm = pytest.importorskip("timm")
+    from safetensors.torch import save_file
+    from timm.models.resnet import Bottleneck, ResNet
+
+    from rqi_loss.training.backbone import load_backbone
+
+    config = {**TINY_AHIQ, "stem_width": 64}  # timm's stem is 64 wide whatever its stage widths
+    torch.manual_seed(3)
+    vit = timm.create_model("vit_base_patch8_224", pretrained=False, img_size=32, embed_dim=16, depth=3, num_heads=2)
+    resnet = ResNet(block=Bottleneck, layers=[2, 1, 1, 1])  # ResNet-50's layout, fewer blocks; classifier included
+    save_file(vit.state_dict(), tmp_path / "vit.safetensors")
+    save_file(resnet.state_dict(), tmp_path / "resnet.safetensors")
+    network = build_network("ahiq_rqi", config)
+    head = {k: v.clone() for k, v in network.state_dict().items() if k.startswith(("deform_net.", "regressor."))}
+    load_backbone(network, {"vit": str(tmp_path / "vit.safetensors"), "resnet": str(tmp_path / "resnet.safetensors")})
+    state = network.state_dict()
+    torch.testing.assert_close(state["vit.blocks.1.attn.qkv.weight"], vit.state_dict()["blocks.1.attn.qkv.weight"])
+    torch.testing.assert_close(state["resnet50.layer1.1.conv2.weight"], resnet.state_dict()["layer1.1.conv2.weight"])
+    assert all(torch.equal(state[k], v) for k, v in head.items())
+    with pytest.raises(ValueError, match=r"has backbones \['resnet', 'vit'\]: give backbone_weights as a mapping"):
+        load_backbone(network, str(tmp_path / "vit.safetensors"))
+    with pytest.raises(ValueError, match=r"has no backbone 'cnn'; its backbones: \['resnet', 'vit'\]"):
+        load_backbone(network, {"cnn": str(tmp_path / "resnet.safetensors")})
+    values = tiny_config_values(_tiny_dataset(tmp_path), "ahiq-imagenet")
+    values.update(architecture="ahiq_rqi", network=config, backbone_weights={"vit": "a", "resnet": "b"})
+    assert parse_config(values).backbone_weights == {"vit": "a", "resnet": "b"}  # a mapping is a valid value

@@ -136,6 +136,7 @@ class AHIQRQI(RQINetwork):
     """See the module docstring. Inputs (N, 3, S, S) in [0, 1], S = ``input_size``; output (N,) float32."""
 
     architecture = "ahiq_rqi"
+    backbone_parts = {"vit": "vit.", "resnet": "resnet50."}  # timm's vit_base_patch8_224 and resnet50 keys
 
     def __init__(self, **config: Any) -> None:
         cfg = config_from_dict(AHIQRQIConfig, config, "AHIQ-RQI")

@@ -53,8 +53,8 @@ class RQINetwork(nn.Module):
 
     higher_is_better: ClassVar[bool] = True
     architecture: ClassVar[str] = ""
-    # Where a pretrained backbone's keys (timm's names) go in this network's state dict; None: no such backbone.
-    backbone_prefix: ClassVar[str | None] = None
+    # Each pretrained backbone (timm's key names) by name -> where its keys go in this network's state dict.
+    backbone_parts: ClassVar[dict[str, str]] = {}
 
     def __init__(self, input_size: int, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()

@@ -159,7 +159,7 @@ class MANIQARQI(RQINetwork):
     """MANIQA-RQI network; see the module docstring for the call contract."""
 
     architecture = "maniqa_rqi"
-    backbone_prefix = "vit."  # timm's vit_base_patch8_224 keys, as the authors' MANIQA starts from
+    backbone_parts = {"vit": "vit."}  # timm's vit_base_patch8_224 keys, as the authors' MANIQA starts from
 
     def __init__(self, **config: Any) -> None:
         cfg = MANIQARQIConfig.from_dict(config)

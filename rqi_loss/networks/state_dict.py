@@ -48,17 +48,30 @@ def load_network_state(network: RQINetwork, state_dict: Mapping[str, torch.Tenso
     network.load_state_dict(given, strict=True)
 
 
-def load_backbone_state(network: RQINetwork, state_dict: Mapping[str, torch.Tensor], *, source: str) -> None:
-    """Load pretrained backbone weights in timm's key names (e.g. an ImageNet ViT) into ``network``'s backbone,
-    the keys under ``network.backbone_prefix``. Keys the network declares unused (later blocks, the final norm,
-    the classifier) are dropped; every other key must be one of the backbone's, and every backbone key must be
-    given, with its shape. The rest of the network keeps its initialisation. Raises CheckpointError otherwise."""
-    prefix = network.backbone_prefix
-    if not prefix:
+def load_backbone_state(
+    network: RQINetwork, state_dict: Mapping[str, torch.Tensor], *, source: str, part: str | None = None
+) -> None:
+    """Load pretrained backbone weights in timm's key names (e.g. an ImageNet ViT) into the backbone ``part`` of
+    ``network`` (one of ``network.backbone_parts``; None: its only one), the keys under that part's prefix.
+    Keys the network declares unused (later blocks, the final norm, the classifier) are dropped; every other
+    key must be one of the backbone's, and every backbone key must be given, with its shape. The rest of the
+    network keeps its initialisation. Raises CheckpointError otherwise."""
+    parts = network.backbone_parts
+    if not parts:
         raise CheckpointError(
             f"the {network.architecture!r} architecture has no pretrained backbone to load from {source}; "
             "remove backbone_weights from the config"
         )
+    if part is None and len(parts) > 1:
+        raise CheckpointError(
+            f"the {network.architecture!r} architecture has backbones {sorted(parts)}: give backbone_weights as a "
+            f"mapping, e.g. {{{', '.join(f'{name}: FILE_OR_HUB_NAME' for name in sorted(parts))}}}"
+        )
+    if part is not None and part not in parts:
+        raise CheckpointError(
+            f"the {network.architecture!r} architecture has no backbone {part!r}; its backbones: {sorted(parts)}"
+        )
+    prefix = parts[part] if part is not None else next(iter(parts.values()))
     expected = {k: v for k, v in network.state_dict().items() if k.startswith(prefix)}
     given = {prefix + k: v for k, v in state_dict.items() if not network.is_unused_checkpoint_key(prefix + k)}
     problems = _mismatches(expected, given)

@@ -114,7 +114,7 @@ class TOPIQRQI(RQINetwork):
     """See the module docstring. Inputs (N, 3, S, S) in [0, 1], S = ``input_size``; output (N,) float32."""
 
     architecture = "topiq_rqi"
-    backbone_prefix = "semantic_model."  # timm's resnet50 keys (its classifier is declared unused)
+    backbone_parts = {"resnet": "semantic_model."}  # timm's resnet50 keys (its classifier is declared unused)
 
     def __init__(self, **config: Any) -> None:
         cfg = config_from_dict(TOPIQRQIConfig, config, "TOPIQ-RQI")

@@ -8,6 +8,7 @@ file (.safetensors, .pth/.pt/.bin state dict).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -34,7 +35,10 @@ def read_backbone_weights(spec: str) -> tuple[dict[str, torch.Tensor], str]:
     return read_state_file(path), str(path)
 
 
-def load_backbone(network: RQINetwork, spec: str) -> None:
-    """Load ``backbone_weights`` ``spec`` into ``network``'s backbone (strictly; see ``load_backbone_state``)."""
-    state, source = read_backbone_weights(spec)
-    load_backbone_state(network, state, source=source)
+def load_backbone(network: RQINetwork, spec: str | Mapping[str, str]) -> None:
+    """Load ``backbone_weights`` into ``network``'s backbone(s), strictly (see ``load_backbone_state``): one
+    file or Hub name for a network with one backbone, or a mapping backbone name -> file or Hub name (AHIQ:
+    ``{vit: ..., resnet: ...}``)."""
+    for part, one in spec.items() if isinstance(spec, Mapping) else [(None, spec)]:
+        state, source = read_backbone_weights(one)
+        load_backbone_state(network, state, source=source, part=part)

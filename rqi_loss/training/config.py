@@ -73,7 +73,7 @@ class TrainConfig:
     init_from: str | None = None  # a network folder (our Hub layout) whose weights start the run (members: member k)
     # pretrained backbone (timm layout): "hf-hub:timm/vit_base_patch8_224.augreg2_in21k_ft_in1k" or a file; also
     # accepted as network.backbone_weights
-    backbone_weights: str | None = None
+    backbone_weights: str | dict[str, str] | None = None  # AHIQ: {vit: ..., resnet: ...}
     data: DataConfig = DataConfig()
     optim: OptimConfig = OptimConfig()
 
