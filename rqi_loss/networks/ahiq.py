@@ -16,14 +16,14 @@ features; the score is the attention-weighted mean of a per-pixel prediction.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import RQINetwork, at_least_float32, config_from_dict
+from .base import RQINetwork, at_least_float32, config_from_dict, config_to_dict
 from .registry import register_architecture
 from .resnet import ResNetFeatures
 from .topiq import IMAGENET_MEAN, IMAGENET_STD
@@ -157,7 +157,7 @@ class AHIQRQI(RQINetwork):
 
     @property
     def config(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()}
+        return config_to_dict(self.cfg)
 
     def is_unused_checkpoint_key(self, key: str) -> bool:
         block = _VIT_BLOCK.match(key)

@@ -8,6 +8,7 @@ computed once: ``extract(x)`` -> features, ``compare(features_a, features_b)`` -
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +26,11 @@ def config_from_dict(cls: type, values: dict[str, Any], label: str):
     if unknown:
         raise TypeError(f"unknown {label} config keys {unknown}; valid keys: {sorted(known)}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """A frozen config dataclass as JSON-like values (tuples become lists): the inverse of config_from_dict."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
 
 
 def at_least_float32(x: torch.Tensor) -> torch.Tensor:

@@ -14,14 +14,14 @@ f(a, b) = g(a, b) - g(b, a), so f(a, b) = -f(b, a) and f(a, a) = 0 hold exactly,
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import RQINetwork, at_least_float32, config_from_dict
+from .base import RQINetwork, at_least_float32, config_from_dict, config_to_dict
 from .registry import register_architecture
 
 _EPS = 1e-3  # keeps log-statistics finite for flat regions and identical images
@@ -172,7 +172,7 @@ class CompactRQI(RQINetwork):
 
     @property
     def config(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()}
+        return config_to_dict(self.cfg)
 
     def features(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         """[(band, conv response)] per level, then (low-pass rest, None).

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import RQINetwork, at_least_float32, config_from_dict
+from .base import RQINetwork, at_least_float32, config_from_dict, config_to_dict
 from .registry import register_architecture
 from .swin import SwinStage
 from .vit import ViTFeatures
@@ -198,7 +198,7 @@ class MANIQARQI(RQINetwork):
 
     @property
     def config(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()}
+        return config_to_dict(self.cfg)
 
     def is_unused_checkpoint_key(self, key: str) -> bool:
         """ViT blocks after the deepest tap, the ViT final norm and classifier, ``conv0_x2`` and the swin

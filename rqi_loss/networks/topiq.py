@@ -17,14 +17,14 @@ attention layer, a token mean and an MLP give the score.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import RQINetwork, at_least_float32, config_from_dict
+from .base import RQINetwork, at_least_float32, config_from_dict, config_to_dict
 from .registry import register_architecture
 from .resnet import ResNetFeatures
 
@@ -148,7 +148,7 @@ class TOPIQRQI(RQINetwork):
 
     @property
     def config(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()}
+        return config_to_dict(self.cfg)
 
     def is_unused_checkpoint_key(self, key: str) -> bool:
         """The cross-attention layers' ``self_attn`` (built by pyiqa, never called) and a ResNet classifier."""
