@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from .tables import ImageRow, TrainingDataError, number_cell
+from .tables import ImageRow, TrainingDataError, number_cell, with_references
 
 LAYOUTS = ("kadid10k", "pipal", "tid2013", "pieapp")
 PAIRWISE_LAYOUTS = ("pieapp",)
@@ -48,18 +48,6 @@ def _require(path: Path, what: str) -> Path:
     return path
 
 
-def _with_references(rows: list[ImageRow], reference_mos: float | None, where: str) -> list[ImageRow]:
-    """``rows`` plus each scene's reference as a rated image when ``reference_mos`` is given."""
-    if reference_mos is None:
-        return rows
-    references = {row.scene: row.reference for row in rows}
-    extra = [
-        ImageRow(s, ref, float(reference_mos), s, ref, where=f"{where}, reference of {s}")
-        for s, ref in references.items()
-    ]
-    return rows + extra
-
-
 def read_kadid10k(root: str | Path, *, reference_mos: float | None = None) -> list[ImageRow]:
     """KADID-10k's ``dmos.csv`` and ``images/`` (see the module docstring)."""
     root = Path(root)
@@ -78,7 +66,7 @@ def read_kadid10k(root: str | Path, *, reference_mos: float | None = None) -> li
             mos = number_cell(row["dmos"], table, line, "dmos")
             where = f"{table}, line {line}"
             rows.append(ImageRow(reference, images / row["dist_img"], mos, reference, images / reference, where))
-    return _with_references(rows, reference_mos, str(table))
+    return with_references(rows, reference_mos, str(table))
 
 
 def read_pipal(root: str | Path, *, reference_mos: float | None = None) -> list[ImageRow]:
@@ -101,7 +89,7 @@ def read_pipal(root: str | Path, *, reference_mos: float | None = None) -> list[
             mos, where = number_cell(score, label_file, line, "Elo score"), f"{label_file}, line {line}"
             reference = root / "Train_Ref" / f"{scene}.bmp"
             rows.append(ImageRow(scene, root / "Train_Dis" / name, mos, scene, reference, where))
-    return _with_references(rows, reference_mos, str(root / "Train_Label"))
+    return with_references(rows, reference_mos, str(root / "Train_Label"))
 
 
 class _CaseInsensitiveFolder:
@@ -137,7 +125,7 @@ def read_tid2013(root: str | Path, *, reference_mos: float | None = None) -> lis
         scene = f"I{name[1:3]}"
         image, reference = distorted(name, where), references(f"{scene}.bmp", where)
         rows.append(ImageRow(scene, image, mos, scene, reference, where))
-    return _with_references(rows, reference_mos, str(table))
+    return with_references(rows, reference_mos, str(table))
 
 
 def read_pieapp(root: str | Path, *, split: str = "train") -> LabelledPairs:

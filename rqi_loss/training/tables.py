@@ -109,9 +109,16 @@ def read_iqa_table(
             image = _resolve(root, _cell(row, "dis_img_path", path, line))
             mos = number_cell(row["score"], path, line, "score")
             rows.append(ImageRow(scene, image, mos, scene, reference, where=f"{path}, line {line}"))
-    if reference_mos is not None:
-        rows += [
-            ImageRow(scene, ref, float(reference_mos), scene, ref, where=f"{path}, reference of scene {scene}")
-            for scene, ref in references.items()
-        ]
-    return rows
+    return with_references(rows, reference_mos, str(path))
+
+
+def with_references(rows: list[ImageRow], reference_mos: float | None, where: str) -> list[ImageRow]:
+    """``rows`` plus each scene's reference image (in order of first appearance) as a row rated
+    ``reference_mos``; ``rows`` as they are when it is None (IQA datasets rate no reference)."""
+    if reference_mos is None:
+        return rows
+    references = {row.scene: row.reference for row in rows}
+    return rows + [
+        ImageRow(scene, ref, float(reference_mos), scene, ref, where=f"{where}, reference of scene {scene}")
+        for scene, ref in references.items()
+    ]
