@@ -6,10 +6,10 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..atomic import atomic_write
 
 OUTPUT_SUFFIXES = (".csv", ".json")
 
@@ -103,12 +103,5 @@ class ScoreReport:
     def write(self, path: Path) -> None:
         """Write CSV or JSON (by suffix) atomically: a temporary file in the same folder, then a rename."""
         text = self.to_json() if path.suffix.lower() == ".json" else self.to_csv()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)

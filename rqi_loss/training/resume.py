@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..atomic import atomic_write
 from .config import TrainConfig
 from .tables import TrainingDataError
 
@@ -107,15 +106,6 @@ class RunState:
         """Write to a temporary file beside the state, then replace it: a kill never leaves half a state."""
         if not self.writer:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"config": self.config, "finished": self.finished, "progress": self.progress}
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".training_state.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                torch.save(payload, file)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_write(self.path) as file:
+            torch.save(payload, file)
