@@ -28,11 +28,12 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".bin")
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-def read_state_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """A flat {name: tensor} state dict from a .safetensors file or a plain torch.save'd dict.
+def read_checkpoint_object(path: str | os.PathLike) -> Any:
+    """The object a .safetensors file or a torch.save'd file holds (a state dict, or a nested dict of them as
+    training scripts write), read with ``torch.load(weights_only=True)``.
 
-    Raises :class:`rqi_loss.CheckpointError` for a file that is truncated, corrupt, a pickle that carries
-    code, or not a flat state dict; the message names the file and the fix.
+    Raises :class:`rqi_loss.CheckpointError` for a file that is truncated, corrupt or a pickle that carries
+    code; the message names the file and the fix.
     """
     path = Path(path)
     if path.suffix not in (".safetensors", *PICKLE_SUFFIXES):
@@ -41,7 +42,7 @@ def read_state_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             f"use .safetensors, {', '.join(PICKLE_SUFFIXES)} or a folder with {CONFIG_FILE} and {WEIGHTS_FILE}"
         )
     try:
-        state = _load_state(path)
+        return _load_state(path)
     except CheckpointError:
         raise
     except Exception as exc:  # any reader failure on a damaged file: say so, keep the original chained
@@ -50,9 +51,23 @@ def read_state_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             f"{str(exc).splitlines()[0] if str(exc) else ''}): "
             "it is truncated or corrupt. Download or copy it again (a Hub file: `hf download ... --force-download`)"
         ) from exc
-    if not isinstance(state, Mapping) or not all(
+
+
+def is_flat_state_dict(state: Any) -> bool:
+    """True for a {str: tensor} mapping."""
+    return isinstance(state, Mapping) and all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
-    ):
+    )
+
+
+def read_state_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A flat {name: tensor} state dict from a .safetensors file or a plain torch.save'd dict.
+
+    Raises :class:`rqi_loss.CheckpointError` for a file that is truncated, corrupt, a pickle that carries
+    code, or not a flat state dict; the message names the file and the fix.
+    """
+    state = read_checkpoint_object(path)
+    if not is_flat_state_dict(state):
         top = list(state)[:5] if isinstance(state, Mapping) else type(state).__name__
         raise CheckpointError(
             f"checkpoint {str(path)!r} is not a flat state dict of tensors (top level: {top}); if it is a training "
