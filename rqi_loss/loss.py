@@ -50,6 +50,7 @@ class RQILoss(FrozenJudge):
     """
 
     higher_is_better = False
+    lower_better = True
     is_differentiable = True
 
     def __init__(
@@ -96,6 +97,12 @@ class RQILoss(FrozenJudge):
             self.generator.seed()
         else:
             self.generator.manual_seed(int(seed))
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """Range of the per-image loss, -loss_weight * f over the network's :attr:`score_range`."""
+        low, high = self.network.score_range
+        return tuple(sorted((-self.loss_weight * high, -self.loss_weight * low)))
 
     @property
     def checkpoint(self) -> bool:

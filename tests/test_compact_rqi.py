@@ -27,8 +27,14 @@ OPTIONS = [
     {"diff_peak": True},
     {"spectrum_channels": 1},
     {"band_shape": True, "pair_bands": True, "diff_peak": True, "spectrum_channels": 3, "head_depth": 2},
+    {"band_shape": True, "spectrum_channels": 1, "floor": 0.03},
+    {"gain_residual": True, "band_shape": True},
+    {"gain_residual": True, "own_bands": False, "floor": 0.03},
 ]
-OPTION_IDS = ["plain", "band_shape", "pair_bands", "diff_peak", "spectrum", "all_deep_head"]
+OPTION_IDS = [
+    "plain", "band_shape", "pair_bands", "diff_peak", "spectrum", "all_deep_head", "floor", "gain_residual",
+    "relations_only",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("options", OPTIONS, ids=OPTION_IDS)
@@ -185,3 +191,23 @@ def test_spectrum_bin_table_first_built_in_inference_mode_still_serves_a_backwar
     x = torch.rand(1, 1, size, size, requires_grad=True)
     log_power_spectrum(x).sum().backward()
     assert scored.shape == (1, SPECTRUM_BINS) and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_floor_keeps_a_faint_pattern_on_a_blurred_image_from_moving_the_statistics():
+    """A 2/255 checkerboard added to a smooth image: with a visibility floor the per-image statistics move a
+    fraction of what they move with the default floor, which only keeps the logs finite."""
+    y, x = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="ij")
+    smooth = (0.5 + 0.2 * torch.sin(6 * x) * torch.cos(4 * y)).expand(1, 3, 64, 64)
+    checker = ((torch.arange(64).view(-1, 1) + torch.arange(64).view(1, -1)) % 2 * 2 - 1) * (2 / 255)
+    patterned = (smooth + checker).clamp(0, 1)
+    moves = {}
+    for floor in (1e-3, 0.03):
+        torch.manual_seed(0)
+        network = CompactRQI(
+            input_size=64, levels=3, width=4, hidden=8, band_shape=True, spectrum_channels=1, floor=floor
+        )
+        own = [network.extract(image)[1] for image in (smooth, patterned)]
+        moves[floor] = (own[1] - own[0]).abs().max().item()
+    assert moves[0.03] < 0.25 * moves[1e-3], moves
+    with pytest.raises(ValueError, match="floor must be > 0"):
+        CompactRQI(floor=0.0)

@@ -14,6 +14,7 @@ from ..functional import pair_scores
 from ..inputs import check_image_pair
 from ..judge import FrozenJudge
 from ..networks.base import at_least_float32
+from .accumulation import ScoreAccumulator
 from .protocol import ScoreProtocol, downscale, get_protocol, scale_sizes
 
 
@@ -37,9 +38,13 @@ class RQIMetric(FrozenJudge):
     Shapes: ``sr``, ``gt`` (N, 3, H, W) or (3, H, W) in [0, 1]; returns (N,) float32 scores (0-dim for 3-D
     inputs), on the network's device. Images with a side below the crop size are upsampled, both alike, with a
     warning.
+
+    Over a dataset (also under torchrun): ``update(sr, gt, indices=...)`` per batch, then ``compute()`` (the mean
+    over all ranks' images, each index once) or ``per_image()``; ``reset()`` starts again.
     """
 
     higher_is_better = True
+    lower_better = False
     is_differentiable = False
 
     def __init__(
@@ -68,6 +73,34 @@ class RQIMetric(FrozenJudge):
         self.seed = seed
         self.batch_size = batch_size
         self.resize_sr = resize_sr
+        self._accumulated = ScoreAccumulator()
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """Range of the network's scores (see :attr:`rqi_loss.networks.RQINetwork.score_range`)."""
+        return self.network.score_range
+
+    def update(
+        self, sr: torch.Tensor, gt: torch.Tensor, *, indices: Sequence[int] | torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Score a batch (as calling the metric does) and keep the scores for :meth:`compute`. ``indices``: the
+        images' dataset indices, e.g. from ``DistributedSampler``, whose padding repeats are then counted once."""
+        scores = self(sr, gt)
+        self._accumulated.add(scores, indices)
+        return scores
+
+    def per_image(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(indices (M,) int64, scores (M,) float32) of every image updated so far on every rank, each index once,
+        in index order (without indices: rank after rank). A collective call under torch.distributed."""
+        return self._accumulated.gather()
+
+    def compute(self) -> torch.Tensor:
+        """0-dim float32 mean score of every image updated so far on every rank (a collective call)."""
+        return self.per_image()[1].mean()
+
+    def reset(self) -> None:
+        """Forget the updated scores."""
+        self._accumulated.reset()
 
     @property
     def device(self) -> torch.device:

@@ -58,6 +58,10 @@ class RQINetwork(nn.Module):
     """Base class: input normalisation, the extract/compare split and the checkpoint key allow-list."""
 
     higher_is_better: ClassVar[bool] = True
+    lower_better: ClassVar[bool] = False  # the same fact, in the name other toolboxes read
+    # The range of the training labels, MOS differences scaled to [-1, 1]; with no final activation, scores
+    # may stray a little outside it.
+    score_range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
     architecture: ClassVar[str] = ""
     # Each pretrained backbone (timm's key names) by name -> where its keys go in this network's state dict.
     backbone_parts: ClassVar[dict[str, str]] = {}

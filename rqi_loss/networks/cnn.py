@@ -4,7 +4,9 @@ Input (N, 3, S, S) in [0, 1] (S = ``input_size``, a multiple of 2**levels); outp
 Each image is mapped to a luma/chroma space (a learned 1x1 conv starting at YCbCr) and split into a
 Laplacian pyramid (fixed 5-tap binomial blur, ``levels`` band-pass levels plus the low-pass rest). On every
 band a learned 3x3 conv gives ``width`` feature maps. Per band and image the head sees the log mean absolute
-band energy, the log mean absolute conv response of each image and of their difference; the low-pass level
+band energy, the log mean absolute conv response of each image (``own_bands``) and of their difference; with
+``gain_residual`` also each image's band relative to the other's (a = g b + r: the gain and the residual's log
+RMS in local windows, ``band_relations.py``), which tells shared detail from added energy; the low-pass level
 adds per-channel means and log standard deviations. With ``spectrum_channels`` each image also gives its log
 power spectrum in oriented frequency rings (blur kernels that octave bands see alike differ there). A LayerNorm
 and an MLP g (``head_depth`` hidden layers) turn these into a score; with ``antisymmetric=True`` (default)
@@ -21,10 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .band_relations import gain_and_residual
 from .base import RQINetwork, at_least_float32, config_from_dict, config_to_dict
 from .registry import register_architecture
 
-_EPS = 1e-3  # keeps log-statistics finite for flat regions and identical images
+_EPS = 1e-3  # the default floor: keeps log-statistics finite for flat regions and identical images
 _YCBCR = ((0.299, 0.587, 0.114), (-0.169, -0.331, 0.5), (0.5, -0.419, -0.081))
 
 
@@ -41,6 +44,11 @@ class CompactRQIConfig:
     pair_bands: bool = False  # per band also the log mean |a - b| and the structure correlation of a and b
     diff_peak: bool = False  # per band also the log of the largest 8x8-cell mean of |response a - response b|
     spectrum_channels: int = 0  # per image the binned log power spectrum of the first k YCbCr channels (0: off)
+    own_bands: bool = True  # per band each image's own log band energy and conv response energy (band_shape: more)
+    gain_residual: bool = False  # per band the gain and residual of each image relative to the other (see below)
+    floor: float = _EPS  # amplitude (normalised units, 2/255 of the pixel range = 0.0157) added inside every log
+    # statistic (powers: floor**2): energy well below it barely moves the statistics, so a faint pattern an
+    # attack adds to a flat or blurred band cannot pass for detail; the default only keeps the logs finite
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
 
@@ -69,21 +77,21 @@ def laplacian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
     return bands + [x]
 
 
-def _log_mean_abs(t: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> (N, C) log of the mean absolute value."""
-    return torch.log(t.abs().mean(dim=(2, 3)) + _EPS)
+def _log_mean_abs(t: torch.Tensor, floor: float = _EPS) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C) log of the mean absolute value plus ``floor``."""
+    return torch.log(t.abs().mean(dim=(2, 3)) + floor)
 
 
-def _band_shape(band: torch.Tensor) -> list[torch.Tensor]:
-    """[(N, C) log RMS, (N, C) mean over 4x4 cells of the log mean absolute value] of a band."""
+def _band_shape(band: torch.Tensor, floor: float = _EPS) -> list[torch.Tensor]:
+    """[(N, C) log RMS, (N, C) mean over 4x4 cells of the log mean absolute value] of a band, floored."""
     local = F.avg_pool2d(band.abs(), 4, ceil_mode=True)
-    return [0.5 * torch.log(band.square().mean(dim=(2, 3)) + _EPS**2), torch.log(local + _EPS).mean(dim=(2, 3))]
+    return [0.5 * torch.log(band.square().mean(dim=(2, 3)) + floor**2), torch.log(local + floor).mean(dim=(2, 3))]
 
 
-def _log_peak_cell(t: torch.Tensor) -> torch.Tensor:
+def _log_peak_cell(t: torch.Tensor, floor: float = _EPS) -> torch.Tensor:
     """(N, C, H, W) -> (N, C) log of the largest mean absolute value over 8x8 cells: a local loss (a colour
     block, a patch of artefacts) that a spatial mean dilutes."""
-    return torch.log(F.avg_pool2d(t.abs(), 8, ceil_mode=True).amax(dim=(2, 3)) + _EPS)
+    return torch.log(F.avg_pool2d(t.abs(), 8, ceil_mode=True).amax(dim=(2, 3)) + floor)
 
 
 _SPECTRUM_RADII = (0.03, 0.0625, 0.125, 0.1875, 0.25, 0.3125, 0.375, 0.4375, 0.5, 0.71)  # cycles per pixel
@@ -114,8 +122,8 @@ def _spectrum_bin_columns(size: int, device: torch.device) -> tuple[torch.Tensor
         return columns.to(device), counts.to(device)
 
 
-def log_power_spectrum(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, S, S) -> (N, C * SPECTRUM_BINS) log mean power (Hann window, orthonormal FFT) per oriented
+def log_power_spectrum(x: torch.Tensor, floor: float = _EPS) -> torch.Tensor:
+    """(N, C, S, S) -> (N, C * SPECTRUM_BINS) log(mean power + floor**2) (Hann window, orthonormal FFT) per oriented
     frequency bin: the shape of a blur kernel's response (gaussian: smooth and isotropic; a disk: ripples and
     aliased corners) that octave bands pool together. Each image's numbers do not depend on its place in the
     batch (a gather and a sum, not a matrix product, whose CPU kernels can round rows differently), so
@@ -129,7 +137,7 @@ def log_power_spectrum(x: torch.Tensor) -> torch.Tensor:
         power = (spectrum.real.square() + spectrum.imag.square()).flatten(2)  # finite gradient at 0, unlike abs
         columns, counts = _spectrum_bin_columns(size, x.device)
         binned = F.pad(power, (0, 1))[..., columns].sum(dim=-1) / counts  # (N, C, SPECTRUM_BINS)
-        return torch.log(binned + _EPS**2).flatten(1)
+        return torch.log(binned + floor**2).flatten(1)
 
 
 def _structure_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -154,6 +162,8 @@ class CompactRQI(RQINetwork):
             raise ValueError(
                 f"spectrum_channels must be 0 (off), 1 (luma), 2 or 3 (YCbCr); got {cfg.spectrum_channels}"
             )
+        if not cfg.floor > 0:
+            raise ValueError(f"floor must be > 0 (it keeps the log statistics finite); got {cfg.floor!r}")
         if cfg.input_size % (2**cfg.levels):
             raise ValueError(f"input_size {cfg.input_size} must be a multiple of 2**levels = {2**cfg.levels}")
         self.cfg = cfg
@@ -161,8 +171,11 @@ class CompactRQI(RQINetwork):
         with torch.no_grad():
             self.colour.weight.copy_(torch.tensor(_YCBCR).view(3, 3, 1, 1))
         self.band_convs = nn.ModuleList(nn.Conv2d(3, cfg.width, 3, padding=1) for _ in range(cfg.levels))
-        stats = cfg.levels * (2 * 3 + 3 * cfg.width) + 4 * 3
+        if cfg.band_shape and not cfg.own_bands:
+            raise ValueError("band_shape adds to each image's own band statistics: it needs own_bands=True")
+        stats = cfg.levels * (cfg.width + 2 * (3 + cfg.width) * cfg.own_bands) + 4 * 3
         stats += cfg.levels * (2 * 6 * cfg.band_shape + 6 * cfg.pair_bands + cfg.width * cfg.diff_peak)
+        stats += cfg.levels * 2 * 6 * cfg.gain_residual
         stats += 2 * SPECTRUM_BINS * cfg.spectrum_channels
         layers: list[nn.Module] = [nn.LayerNorm(stats)]
         for depth in range(cfg.head_depth):
@@ -220,43 +233,53 @@ class CompactRQI(RQINetwork):
         first ``spectrum_channels`` YCbCr channels, in float32 under autocast too."""
         with torch.autocast(x.device.type, enabled=False):
             ycbcr = torch.tensor(_YCBCR, device=x.device)[: self.cfg.spectrum_channels]
-            return log_power_spectrum(torch.einsum("ci,nihw->nchw", ycbcr, x.float()))
+            return log_power_spectrum(torch.einsum("ci,nihw->nchw", ycbcr, x.float()), self.cfg.floor)
 
     def _pair_maps(self, features) -> list[tuple[torch.Tensor | None, torch.Tensor]]:
         """Per band-pass level what the pair statistics read: (band with ``pair_bands``, else None; response)."""
-        return [(band if self.cfg.pair_bands else None, response) for band, response in features[:-1]]
+        keep = self.cfg.pair_bands or self.cfg.gain_residual
+        return [(band if keep else None, response) for band, response in features[:-1]]
 
     def _own_statistics(self, features) -> torch.Tensor:
         """(N, F) per-image statistics: per level the log mean absolute band energy and conv response (with
         ``band_shape`` also the band's log RMS and mean log local energy, whose gaps to the log mean tell noise
         from texture and uniform from patchy loss); the low-pass rest's channel means and log stds."""
-        stats = []
+        stats, floor = [], self.cfg.floor
         for band, response in features:
             if response is None:  # low-pass rest
-                stats += [band.mean(dim=(2, 3)), torch.log(band.std(dim=(2, 3)) + _EPS)]
+                stats += [band.mean(dim=(2, 3)), torch.log(band.std(dim=(2, 3)) + floor)]
                 continue
-            stats += [_log_mean_abs(band), _log_mean_abs(response)]
+            if not self.cfg.own_bands:
+                continue
+            stats += [_log_mean_abs(band, floor), _log_mean_abs(response, floor)]
             if self.cfg.band_shape:
-                stats += _band_shape(band)
+                stats += _band_shape(band, floor)
         return torch.cat(stats, dim=1)
 
     def _pair_statistics(self, maps_a, maps_b) -> torch.Tensor:
         """(N, F') statistics of the pair, symmetric in a and b: per level the log mean absolute response
         difference; with ``diff_peak`` its log largest 8x8-cell mean (a local loss that the spatial mean
         dilutes); with ``pair_bands`` the band's log mean absolute difference and structure correlation."""
-        shared = []
+        shared, floor = [], self.cfg.floor
         for (band_a, resp_a), (band_b, resp_b) in zip(maps_a, maps_b):
             difference = resp_a - resp_b
-            shared.append(_log_mean_abs(difference))
+            shared.append(_log_mean_abs(difference, floor))
             if self.cfg.diff_peak:
-                shared.append(_log_peak_cell(difference))
+                shared.append(_log_peak_cell(difference, floor))
             if self.cfg.pair_bands:
-                shared += [_log_mean_abs(band_a - band_b), _structure_correlation(band_a, band_b)]
+                shared += [_log_mean_abs(band_a - band_b, floor), _structure_correlation(band_a, band_b)]
         return torch.cat(shared, dim=1)
 
     def compare(self, features_a, features_b) -> torch.Tensor:
         (maps_a, own_a), (maps_b, own_b) = features_a, features_b
         shared = self._pair_statistics(maps_a, maps_b)
+        if self.cfg.gain_residual:  # each image relative to the other: with its own statistics, swapped alike
+            own_a = torch.cat(
+                [own_a] + [gain_and_residual(a, b, self.cfg.floor) for (a, _), (b, _) in zip(maps_a, maps_b)], 1
+            )
+            own_b = torch.cat(
+                [own_b] + [gain_and_residual(b, a, self.cfg.floor) for (a, _), (b, _) in zip(maps_a, maps_b)], 1
+            )
         score = self.head(torch.cat((own_a, own_b, shared), dim=1)).squeeze(1)
         if self.cfg.antisymmetric:  # the shared statistics are symmetric: computed once, used both ways
             score = score - self.head(torch.cat((own_b, own_a, shared), dim=1)).squeeze(1)
