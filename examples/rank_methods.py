@@ -4,7 +4,8 @@
 
 Makes a GT folder of 256x256 crops of scikit-image's colour photographs and three folders of degraded copies
 standing in for SR outputs (JPEG quality 20, gaussian blur sigma 2, gaussian noise sigma 0.05), then runs
-``rqi-score blur jpeg noise gt --model tiny-kadid-synth --out scores.csv`` and prints its ranking.
+``rqi-score blur jpeg noise gt --model tiny-kadid-synth --also psnr,ssim,haarpsi --out scores.csv --plot
+scores.png`` and prints its table: the ranking by RQI with each method's PSNR, SSIM and HaarPSI and their ranks.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folders = make_folders(args.out)
+    outputs = ["--out", str(args.out / "scores.csv"), "--plot", str(args.out / "scores.png")]
     return rqi_score(
-        [*map(str, folders), "--model", "tiny-kadid-synth", "--out", str(args.out / "scores.csv"), "--quiet"]
+        [*map(str, folders), "--model", "tiny-kadid-synth", "--also", "psnr,ssim,haarpsi", *outputs, "--quiet"]
     )
 
 

@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from ..amp import AMP_MODES
 from ..images import DEFAULT_MAX_PIXELS, ImageReadError, read_image
+from .classical import ClassicalMetric, crop_border, parse_metric_names
 from .pairing import MethodPairs, PairingError, collect_images, match_method, method_names
 from .protocol import PROTOCOLS
 from .report import OUTPUT_SUFFIXES, ScoreReport
@@ -52,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_PIXELS,
         help=f"refuse larger images from their header, before decoding (default {DEFAULT_MAX_PIXELS:,}, Pillow's)",
     )
+    parser.add_argument(
+        "--also",
+        default="",
+        metavar="M1,M2",
+        help="classical metrics beside RQI, comma separated: psnr, ssim (both on Y), ms_ssim, haarpsi, gmsd, vsi, fsim",
+    )
+    parser.add_argument(
+        "--crop-border",
+        type=int,
+        default=4,
+        help="pixels cropped from every side for the --also metrics (SR papers crop the scale factor; default 4)",
+    )
+    parser.add_argument("--plot", type=Path, help="draw each method's per-image scores per metric into this .png")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -82,15 +97,26 @@ def _progress(total: int, quiet: bool):
     return tqdm(total=total, unit="pair", desc="rqi-score", disable=quiet, file=sys.stderr)
 
 
-def _score_all(
-    metric: RQIMetric, methods: list[MethodPairs], report: ScoreReport, quiet: bool, max_pixels: int | None
-) -> None:
+def _classical_scores(
+    sr: torch.Tensor, gt: torch.Tensor, metrics: list[ClassicalMetric], border: int
+) -> dict[str, float]:
+    """The --also metrics of one (3, H, W) pair in [0, 1] (SR resized to the GT size first if it differs)."""
+    if not metrics:
+        return {}
+    if sr.shape != gt.shape:
+        sr = F.interpolate(sr[None].float(), size=gt.shape[-2:], mode="bicubic", antialias=True)[0].clamp(0, 1)
+    sr, gt = crop_border(sr, border), crop_border(gt, border)
+    return {m.name: m.compute(sr, gt) for m in metrics}
+
+
+def _score_all(metric: RQIMetric, methods: list[MethodPairs], report: ScoreReport, args: argparse.Namespace) -> None:
     """Score every pair, GT images read once for all methods; failures are recorded and skipped."""
     by_image: dict[str, list[tuple[str, Path, Path]]] = {}
     for m in methods:
         for name, sr_file, gt_file in m.pairs:
             by_image.setdefault(name, []).append((m.method, sr_file, gt_file))
-    bar = _progress(sum(len(m.pairs) for m in methods), quiet)
+    bar = _progress(sum(len(m.pairs) for m in methods), args.quiet)
+    max_pixels, also = args.max_pixels, parse_metric_names(args.also) if args.also else []
     try:
         for name, entries in by_image.items():
             try:
@@ -107,7 +133,8 @@ def _score_all(
                             f"size mismatch: SR {sr_file} is {tuple(sr.shape[1:])}, GT is {tuple(gt.shape[1:])}; "
                             "pass --resize-sr to resize SR to the GT size"
                         )
-                    report.add(method, name, float(metric(sr, gt)))
+                    value = float(metric(sr, gt))
+                    report.add(method, name, value, _classical_scores(sr, gt, also, args.crop_border))
                 except (OSError, ValueError) as error:
                     report.errors.append((method, name, str(error)))
                 bar.update(1)
@@ -123,6 +150,15 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return f"--max-pixels must be a positive pixel count; got {args.max_pixels}"
     if args.out is not None and args.out.suffix.lower() not in OUTPUT_SUFFIXES:
         return f"--out must end in .csv or .json; got {args.out}"
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        return f"--plot must end in .png; got {args.plot}"
+    if args.crop_border < 0:
+        return f"--crop-border must be >= 0 pixels; got {args.crop_border}"
+    if args.also:
+        try:
+            parse_metric_names(args.also)
+        except ValueError as error:
+            return str(error)
     return None
 
 
@@ -153,8 +189,16 @@ def _new_report(args: argparse.Namespace, metric: RQIMetric, methods: list[Metho
         m.method: [str(f) for f in m.unmatched_sr + m.unmatched_gt] for m in methods if m.unmatched_sr or m.unmatched_gt
     }
     protocol = dataclasses.asdict(metric.protocol)
+    also = parse_metric_names(args.also) if args.also else []
     return ScoreReport(
-        model=args.model, seed=args.seed, protocol=protocol, methods=[m.method for m in methods], unmatched=unmatched
+        model=args.model,
+        seed=args.seed,
+        protocol=protocol,
+        methods=[m.method for m in methods],
+        unmatched=unmatched,
+        also={m.name: {} for m in also},
+        higher_better={m.name: m.higher_is_better for m in also},
+        crop_border=args.crop_border,
     )
 
 
@@ -182,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     report = _new_report(args, metric, methods)
     interrupted = False
     try:
-        _score_all(metric, methods, report, args.quiet, args.max_pixels)
+        _score_all(metric, methods, report, args)
     except KeyboardInterrupt:
         interrupted = True
         logger.error("interrupted: writing the scores so far, marked incomplete")
@@ -193,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         report.write(args.out)
         logger.info("wrote %s", args.out)
+    if args.plot is not None and report.scores:
+        from .plot import plot_score_distributions
+
+        plot_score_distributions(report, args.plot)
+        logger.info("wrote %s", args.plot)
     return EXIT_OK if report.complete else EXIT_INCOMPLETE
 
 
