@@ -19,6 +19,7 @@ import torch
 
 from ._version import __version__
 from .errors import CheckpointError
+from .model_card import CardMetadata, render_card
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -138,9 +139,12 @@ def write_folder(
     description: str = "",
     provenance: Mapping[str, Any] | None = None,
     card: str | None = None,
+    card_metadata: CardMetadata | None = None,
     dtype: str = "float32",
 ) -> Path:
-    """Write config.json, model.safetensors and README.md into ``folder``.
+    """Write config.json, model.safetensors and README.md into ``folder``. README.md is the model card: the YAML
+    header from ``card_metadata`` (see :mod:`rqi_loss.model_card`), then ``card`` (markdown; default: a summary
+    of config.json).
 
     Everything is written to a temporary sibling first; files then replace their old versions one by one
     (``os.replace``), so an interrupted write never leaves a half-written file in ``folder``.
@@ -163,7 +167,8 @@ def write_folder(
     try:
         save_file(_storage_state(state, dtype), str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
         (staging / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        (staging / CARD_FILE).write_text(card if card is not None else default_card(meta))
+        body = card if card is not None else default_card(meta)
+        (staging / CARD_FILE).write_text(render_card(body, card_metadata, name=name, architecture=architecture))
         if not folder.exists():
             os.replace(staging, folder)
             return folder

@@ -22,6 +22,7 @@ from .checkpoints import STORAGE_DTYPES
 from .errors import WeightsError
 from .factory import create_network
 from .hub import file_sha256
+from .model_card import CardMetadata
 from .networks import build_network
 from .pyiqa_checkpoints import load_pyiqa_weights
 from .zoo import get_model_record, list_models
@@ -60,6 +61,7 @@ def convert(source: Path, output: Path, *, model: str, dtype: str = "float32") -
         description=record.description,
         provenance=provenance,
         card=model_card(model, source, dtype, parameters),
+        card_metadata=CardMetadata(base_model=record.repo_id) if record.repo_id else None,
         dtype=dtype,
     )
 
@@ -101,7 +103,13 @@ def convert_pyiqa(
     listing = "".join(f"- {label}: `{path.name}` (sha256 {file_sha256(path)})\n" for label, path in files.items())
     card = f"# {output.name}\n\n{description}.\n\n{listing}- licence: {PYIQA_LICENCE}\n- weights stored as {dtype}\n"
     return network.save_pretrained(
-        output, name=output.name, description=description, provenance=provenance, card=card, dtype=dtype
+        output,
+        name=output.name,
+        description=description,
+        provenance=provenance,
+        card=card,
+        card_metadata=CardMetadata(license="other", license_name="polyform-noncommercial-1.0.0"),
+        dtype=dtype,
     )
 
 

@@ -10,7 +10,7 @@ import torch
 
 from .checkpoints import CONFIG_FILE, WEIGHTS_FILE, read_folder_config, read_state_file
 from .errors import ChecksumError, WeightsError
-from .hub import file_sha256, hub_file, parse_hub_name, rank_zero_first
+from .hub import HubOptions, file_sha256, hub_file, hub_snapshot, parse_hub_name, rank_zero_first
 from .networks import RQINetwork, build_network, load_network_state
 from .zoo import PretrainedModel, get_model_record
 
@@ -67,14 +67,11 @@ def _record_weights(
     return read_state_file(path), f"{record.repo_id}@{record.revision}/{record.filename}"
 
 
-def _hub_folder(name: str) -> Path:
-    """The cached snapshot folder of an 'hf-hub:' name, its config and weights downloaded and verified."""
+def _hub_folder(name: str, options: HubOptions | None = None) -> Path:
+    """The cached snapshot folder of an 'hf-hub:' name: config and weights of one commit (even when the
+    revision is a branch), downloaded in one call and verified."""
     repo_id, revision = parse_hub_name(name)
-    config_path = hub_file(name, repo_id, CONFIG_FILE, revision)
-    # The weights come from the commit the config came from, even when `revision` is a branch.
-    commit = config_path.parent.name if config_path.parent.parent.name == "snapshots" else revision
-    hub_file(name, repo_id, WEIGHTS_FILE, commit)
-    return config_path.parent
+    return hub_snapshot(name, repo_id, revision, (CONFIG_FILE, WEIGHTS_FILE), options)
 
 
 def prefetch(name: str) -> None:
@@ -101,23 +98,34 @@ def load_network(folder: str | os.PathLike) -> RQINetwork:
 
 
 def create_network(
-    name: str, *, pretrained: bool = True, checkpoint_path: str | os.PathLike | None = None
+    name: str,
+    *,
+    pretrained: bool = True,
+    checkpoint_path: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
 ) -> RQINetwork:
     """Build an RQI network, frozen (no parameter requires grad) and in eval mode.
 
     Args:
-        name: a zoo name (:func:`rqi_loss.list_models`), or ``"hf-hub:org/repo[@revision]"`` for a folder in
-            our Hub layout (config.json + model.safetensors), loaded strictly.
+        name: a zoo name (:func:`rqi_loss.list_models`), ``"hf-hub:org/repo[@revision]"`` for a folder in our
+            Hub layout (config.json + model.safetensors), loaded strictly, or a local folder in that layout.
         pretrained: ``False`` gives random weights (tests, training from scratch).
         checkpoint_path: a local ``.pt``/``.pth``/``.safetensors`` file or Hub-layout folder to load instead of
             downloading (for machines without internet).
+        cache_dir, local_files_only, token: for 'hf-hub:' names, as huggingface_hub's (see
+            :class:`rqi_loss.hub.HubOptions`).
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a model name string; got {type(name).__name__}")
     if name.startswith(HUB_PREFIX):
         if checkpoint_path is not None:
             raise ValueError(f"model {name!r}: pass either an 'hf-hub:' name or checkpoint_path, not both")
-        network = _network_from_folder(_hub_folder(name), source=name)
+        options = HubOptions(cache_dir=cache_dir, local_files_only=local_files_only, token=token)
+        network = _network_from_folder(_hub_folder(name, options), source=name)
+    elif Path(name).is_dir() and (Path(name) / CONFIG_FILE).is_file():
+        network = _network_from_folder(Path(name), source=name)
     else:
         record = get_model_record(name)
         network = build_network(record.architecture, dict(record.config))

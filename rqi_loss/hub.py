@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -170,6 +171,48 @@ def hub_file(model: str, repo_id: str, filename: str, revision: str, sha256: str
     if sha256 is None:
         verify_cached_file(path, model=model, repo_id=repo_id, filename=filename, revision=revision)
     return Path(path)
+
+
+@dataclass(frozen=True)
+class HubOptions:
+    """How 'hf-hub:' names are fetched, as huggingface_hub's own options: ``cache_dir`` (default: HF_HUB_CACHE),
+    ``local_files_only`` (the cache only, no request), ``token`` (private repos; default: the logged-in one)."""
+
+    cache_dir: str | os.PathLike | None = None
+    local_files_only: bool = False
+    token: str | bool | None = None
+
+
+def hub_snapshot(
+    model: str, repo_id: str, revision: str, filenames: Sequence[str], options: HubOptions | None = None
+) -> Path:
+    """The cached folder of one commit of ``repo_id`` (``revision``: branch, tag or commit) holding
+    ``filenames``, fetched in one ``snapshot_download`` call limited to them, each file checked against the
+    digest the Hub gave at download. Raises :class:`WeightsError` saying what to do."""
+    from huggingface_hub import snapshot_download
+
+    options = options or HubOptions()
+    try:
+        folder = snapshot_download(
+            repo_id,
+            revision=revision,
+            allow_patterns=list(filenames),
+            cache_dir=options.cache_dir,
+            local_files_only=options.local_files_only,
+            token=options.token,
+            library_name="rqi_loss",
+        )
+    except Exception as exc:  # translated into an actionable error, original chained
+        raise _explain(exc, model=model, repo_id=repo_id, filename=" ".join(filenames), revision=revision) from exc
+    for filename in filenames:
+        path = Path(folder) / filename
+        if not path.is_file():
+            raise WeightsError(
+                f"model {model!r}: Hub repo {repo_id!r}@{revision!r} has no {filename!r}; an rqi_loss network "
+                f"folder holds {', '.join(filenames)} (publish one with push_to_hub or save_pretrained)"
+            )
+        verify_cached_file(path, model=model, repo_id=repo_id, filename=filename, revision=revision)
+    return Path(folder)
 
 
 def distributed_local_rank() -> int | None:

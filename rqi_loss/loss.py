@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .deprecation import renamed_keyword
-from .factory import create_network
+from .factory import create_network, load_network
 from .functional import check_crop_options, check_pair_placement, check_reduction, rqi_loss
 from .inputs import check_pair_values, warn_sr_outside
 from .judge import FrozenJudge
@@ -110,13 +110,32 @@ class RQILoss(FrozenJudge):
         return renamed_keyword("checkpoint", "recompute", self.recompute, False)
 
     @classmethod
-    def from_pretrained(cls, repo_id: str, *, revision: str | None = None, **kwargs) -> "RQILoss":
-        """An RQILoss around the network published in our Hub layout at ``repo_id`` (e.g. "org/repo").
+    def from_pretrained(
+        cls,
+        repo_id: str | os.PathLike,
+        *,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        **kwargs,
+    ) -> "RQILoss":
+        """An RQILoss around the network published in our Hub layout at ``repo_id`` (e.g. "org/repo"), or saved
+        in a local folder.
 
-        ``revision``: branch, tag or 40-hex commit (pin it for reproducible training). ``kwargs`` go to RQILoss.
+        ``revision``: branch, tag or 40-hex commit (pin it for reproducible training). ``cache_dir``,
+        ``local_files_only``, ``token``: as huggingface_hub's. ``kwargs`` go to RQILoss.
         """
+        folder = Path(repo_id)
+        if folder.is_dir():
+            return cls(load_network(folder), **kwargs)
         name = f"hf-hub:{repo_id}" + (f"@{revision}" if revision else "")
-        return cls(create_network(name), **kwargs)
+        hub = dict(cache_dir=cache_dir, local_files_only=local_files_only, token=token)
+        return cls(create_network(name, **hub), **kwargs)
+
+    def push_to_hub(self, repo_id: str, **options) -> str:
+        """Publish the judge network; see :meth:`rqi_loss.RQINetwork.push_to_hub`. Returns the commit id."""
+        return self.network.push_to_hub(repo_id, **options)
 
     def save_pretrained(self, folder: str | os.PathLike, **metadata) -> Path:
         """Save the judge network in our Hub layout; see :meth:`rqi_loss.RQINetwork.save_pretrained`."""

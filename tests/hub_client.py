@@ -1,8 +1,9 @@
 """Runs one Hub scenario in a fresh process (HF_* variables are read when huggingface_hub is imported).
 
 Usage: python hub_client.py '<json>' with keys: register (optional zoo record fields), action ("create",
-"loss", "from_pretrained"), name, kwargs, ddp (world size, optional), build_ranks and prefetch (with ddp).
-Prints one JSON line: {"ok", "score"} or {"ok": false, "type", "message"}.
+"loss", "from_pretrained", "push"), name, kwargs, ddp (world size, optional), build_ranks and prefetch (with
+ddp); for "push": seed (of the tiny network pushed), via ("network" or "loss"), kwargs of push_to_hub.
+Prints one JSON line: {"ok", "score"}, {"ok", "commit"} (push) or {"ok": false, "type", "message"}.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def run(spec: dict) -> dict:
 
     if "register" in spec:
         register(PretrainedModel(**spec["register"]))
+    if spec["action"] == "push":
+        return push(spec)
     try:
         if spec["action"] == "loss":
             module = rqi_loss.RQILoss(spec["name"], crop="center", **spec.get("kwargs", {}))
@@ -37,6 +40,25 @@ def run(spec: dict) -> dict:
     sr, gt = fixed_pair(module.network.input_size)
     with torch.no_grad():
         return {"ok": True, "score": -module(sr, gt).item()}
+
+
+def push(spec: dict) -> dict:
+    import rqi_loss
+    from rqi_loss.model_card import CardMetadata, HeldOutResult
+
+    from conftest import make_tiny_network  # the script's own folder, tests/, is on sys.path
+
+    kwargs = dict(spec.get("kwargs", {}))
+    if "card_metadata" in kwargs:
+        card = kwargs["card_metadata"]
+        results = [HeldOutResult(**r) for r in card.pop("results", [])]
+        kwargs["card_metadata"] = CardMetadata(**card, results=results)
+    network = make_tiny_network(seed=spec["seed"])
+    target = rqi_loss.RQILoss(network) if spec.get("via") == "loss" else network
+    try:
+        return {"ok": True, "commit": target.push_to_hub(spec["name"], **kwargs)}
+    except Exception as exc:
+        return {"ok": False, "type": type(exc).__name__, "message": str(exc)}
 
 
 def ddp_worker(rank: int, world: int, spec: dict, port: int, out_dir: str) -> None:

@@ -175,7 +175,7 @@ def test_hf_hub_folder_without_config_is_an_error(hub, hf_env, tmp_path):
     del files["config.json"]
     hub.add_commit("org/noconfig", files)
     result = run_client(hf_env, action="create", name="hf-hub:org/noconfig")
-    assert result["type"] == "WeightsError" and "'config.json' not found" in result["message"]
+    assert result["type"] == "WeightsError" and "'org/noconfig'@'main' has no 'config.json'" in result["message"]
 
 
 def test_ddp_both_ranks_build_at_once_and_the_hub_sees_one_download(hub, hf_env, tiny_weights):

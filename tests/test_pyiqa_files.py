@@ -99,6 +99,17 @@ def test_ahiq_heads_file_with_timm_backbones(ahiq_files, capsys):
     values.update(architecture="ahiq_rqi", network=TINY_AHIQ, init_from=str(folder / "ahiq"))
     summary = train(parse_config(values), folder / "trained", progress=False)
     assert summary["history"][-1]["epoch"] == 1
+    from huggingface_hub import ModelCard
+
+    converted_card = ModelCard.load(folder / "ahiq" / "README.md").data
+    assert converted_card.license == "other" and converted_card.license_name == "polyform-noncommercial-1.0.0"
+    trained_card = ModelCard.load(folder / "trained" / "README.md").data  # rqi-train's export: held-out numbers
+    assert trained_card.library_name == "rqi_loss" and trained_card.datasets == ["table"]  # the table file's name
+    assert {r.metric_name for r in trained_card.eval_results} == {"image SRCC", "pair SRCC", "pair sign accuracy"}
+    best = summary["best"]
+    assert {r.metric_name: r.metric_value for r in trained_card.eval_results}["image SRCC"] == round(
+        best["image_srcc"], 4
+    )
 
 
 def test_unknown_layouts_and_misuse_are_named(tmp_path, capsys):

@@ -107,14 +107,39 @@ class RQINetwork(nn.Module):
     def save_pretrained(self, folder: str | os.PathLike, **metadata: Any) -> Path:
         """Write this network in our Hub layout (config.json + model.safetensors + README.md), atomically.
 
-        ``metadata``: ``name``, ``description``, ``provenance`` (dict), ``card`` (model card text), ``dtype``
-        ("float32" | "float16" | "bfloat16" storage). Load it back with ``create_network('hf-hub:...')`` after
-        uploading, or ``rqi_loss.load_network(folder)``.
+        ``metadata``: ``name``, ``description``, ``provenance`` (dict), ``card`` (model card markdown),
+        ``card_metadata`` (:class:`rqi_loss.model_card.CardMetadata`: licence, datasets, base model, held-out
+        results for the card's YAML header), ``dtype`` ("float32" | "float16" | "bfloat16" storage). Load it
+        back with ``rqi_loss.load_network(folder)``, or publish it with :meth:`push_to_hub`.
         """
         from ..checkpoints import write_folder
 
         return write_folder(
             folder, architecture=self.architecture, config=self.config, state=self.state_dict(), **metadata
+        )
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        commit_message: str = "Upload RQI network",
+        private: bool | None = None,
+        token: str | bool | None = None,
+        **metadata: Any,
+    ) -> str:
+        """Publish this network to the Hub repo ``repo_id`` (created if missing) as one commit of our layout;
+        returns the commit id, to pin with ``create_network(f"hf-hub:{repo_id}@{commit}")``. ``revision``: the
+        branch (created from main if missing; default main). ``metadata``: as for :meth:`save_pretrained`."""
+        from ..publish import push_folder_to_hub
+
+        return push_folder_to_hub(
+            lambda folder: self.save_pretrained(folder, **metadata),
+            repo_id,
+            revision=revision,
+            commit_message=commit_message,
+            private=private,
+            token=token,
         )
 
     def is_unused_checkpoint_key(self, key: str) -> bool:

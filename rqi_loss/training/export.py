@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from ..checkpoints import write_folder
+from ..model_card import CardMetadata, HeldOutResult
 from .config import TrainConfig
 from .plots import plot_history
 
@@ -50,6 +51,7 @@ def export(network: torch.nn.Module, state: dict, config: TrainConfig, summary: 
         description=config.description,
         provenance=provenance,
         card=model_card(config, summary, sum(v.numel() for v in state.values())),
+        card_metadata=card_metadata(config, summary),
     )
     staging = output / ".history.json.tmp"
     staging.write_text(json.dumps(summary, indent=2, default=str) + "\n")
@@ -66,6 +68,44 @@ def export(network: torch.nn.Module, state: dict, config: TrainConfig, summary: 
         )
     else:
         plot_history([summary["history"]], output / "training_curves.png", title=title)
+
+
+_RESULTS = (
+    ("image_srcc", "srcc", "image SRCC"),
+    ("pair_srcc", "srcc", "pair SRCC"),
+    ("pair_sign_accuracy", "accuracy", "pair sign accuracy"),
+)
+
+
+def _dataset_id(config: TrainConfig) -> str:
+    """kadid-synth, the layout's dataset (kadid10k, pipal, ...) or the table's file name."""
+    data = config.data
+    if data.synthetic:
+        return f"{data.synthetic}-synth"
+    if data.format not in ("csv", "iqa"):
+        return data.format
+    return Path(data.table).stem if data.table else "custom"
+
+
+def _hub_base_models(config: TrainConfig) -> list[str]:
+    """The Hub repos the run started from (backbone_weights given as 'hf-hub:org/repo')."""
+    specs = config.backbone_weights
+    specs = list(specs.values()) if isinstance(specs, dict) else [specs] if specs else []
+    return [s.removeprefix("hf-hub:").split("@")[0] for s in specs if s.startswith("hf-hub:")]
+
+
+def card_metadata(config: TrainConfig, summary: dict[str, Any]) -> CardMetadata:
+    """The card's YAML header: training data, Hub base model(s), and the best epoch's held-out numbers."""
+    dataset = _dataset_id(config)
+    held_out = f"{dataset}, {len(summary['val_groups'])} held-out groups"
+    best = summary["best"]
+    results = [
+        HeldOutResult(metric, round(best[key], 4), name, dataset, held_out)
+        for key, metric, name in _RESULTS
+        if isinstance(best.get(key), float)
+    ]
+    bases = _hub_base_models(config)
+    return CardMetadata(datasets=[dataset], base_model=bases[0] if len(bases) == 1 else bases or None, results=results)
 
 
 def _member_label(member: dict[str, Any]) -> str:
