@@ -88,3 +88,23 @@ def _pair(network):
     from hub_client import fixed_pair
 
     return fixed_pair(network.input_size)
+
+
+def test_readme_publishing_block_runs_as_written(hub, hf_env, tmp_path):  # noqa: F811
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("### Publishing a judge", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    make_tiny_network(seed=8).save_pretrained(tmp_path / "runs" / "my-judge")
+    check = (
+        "\nimport torch\nmine, theirs = network.state_dict(), loss.network.state_dict()\n"
+        "assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", block + check], cwd=tmp_path, env=hf_env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    (commit,) = [c for c in hub.repos["my-lab/my-judge"]["commits"]]
+    assert hub.repos["my-lab/my-judge"]["messages"][commit] == "KADID-trained judge"
