@@ -5,8 +5,8 @@
 ``/tree/{revision}``; for uploads POST ``/api/repos/create``, ``/api/validate-yaml``,
 ``/api/models/{repo}/preupload/{revision}`` (every file "regular": sent inside the commit),
 ``/api/models/{repo}/commit/{revision}`` (NDJSON) and ``/api/models/{repo}/branch/{branch}``. Faults per file:
-"corrupt" (same size, one byte flipped) and "drop" (the connection closes mid-body). ``authorizations``
-records the Authorization header of every upload request.
+"corrupt" (same size, one byte flipped) and "drop" (the connection closes mid-body). ``authorizations`` and
+``read_authorizations`` record the Authorization header of every upload and every read request.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class FakeHub:
         self.faults: dict[tuple[str, str], str] = {}
         self.log: list[tuple[str, str]] = []
         self.authorizations: list[str | None] = []
+        self.read_authorizations: list[str | None] = []
         self._server: ThreadingHTTPServer | None = None
 
     def add_commit(self, repo_id: str, files: dict[str, bytes], *, branch: str = "main") -> str:
@@ -107,6 +108,7 @@ class FakeHub:
     def _handle(self, handler, *, body: bool) -> None:
         path = unquote(urlparse(handler.path).path)
         self.log.append((handler.command, path))
+        self.read_authorizations.append(handler.headers.get("Authorization"))
         api = _API.match(path)
         if api:
             return self._model_info(handler, *api.groups())

@@ -65,3 +65,17 @@ def test_direction_and_range_metadata():
     assert network.higher_is_better and not network.lower_better and network.score_range == (-1.0, 1.0)
     assert metric.higher_is_better and not metric.lower_better and metric.score_range == (-1.0, 1.0)
     assert not loss.higher_is_better and loss.lower_better and loss.score_range == (-0.5, 0.5)
+
+
+def test_torchrun_example_gives_the_one_process_result(tmp_path):
+    """examples/evaluate_ranks.py, as the README runs it, under torchrun with 2 processes and alone."""
+    script = Path(__file__).resolve().parents[1] / "examples" / "evaluate_ranks.py"
+    folders = ["--out", str(tmp_path / "folders")]
+    alone = subprocess.run([sys.executable, str(script), *folders], capture_output=True, text=True, timeout=300)
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", str(script), *folders]
+    ranks = subprocess.run(launcher, capture_output=True, text=True, timeout=300)
+    assert ranks.returncode == 0, ranks.stderr[-2000:]
+    one, two = (json.loads(run.stdout.strip().splitlines()[-1]) for run in (alone, ranks))
+    assert (one["processes"], two["processes"]) == (1, 2) and len(one["scores"]) == 5
+    assert two["scores"] == one["scores"] and two["mean"] == one["mean"]

@@ -71,6 +71,10 @@ def test_loading_options_local_folder_cache_dir_and_local_files_only(hub, hf_env
     options = {"revision": commit, "cache_dir": str(cache)}
     first = run_client(hf_env, action="from_pretrained", name=REPO, kwargs=options)
     assert any(cache.rglob("model.safetensors"))
+    assert hub.read_authorizations[-1] is None  # no token given, none logged in
+    fresh = {**options, "cache_dir": str(tmp_path / "second_cache"), "token": "hf_read"}
+    with_token = run_client(hf_env, action="from_pretrained", name=REPO, kwargs=fresh)
+    assert with_token["score"] == first["score"] and hub.read_authorizations[-1] == "Bearer hf_read"
     requests = len(hub.log)
     offline = run_client(hf_env, action="from_pretrained", name=REPO, kwargs={**options, "local_files_only": True})
     assert offline["score"] == first["score"] == expected_score(network)
