@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .amp import check_amp, judge_autocast
+from .compiled import CompiledJudge, compile_options
 from .factory import frozen_network
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ class FrozenJudge(nn.Module):
         model: a zoo name or ``"hf-hub:org/repo"`` (built by :func:`rqi_loss.create_network` with ``pretrained``
             and ``checkpoint_path``), or an ``nn.Module`` following the network contract.
         amp: None (fp32) | "bf16" | "fp16" | "auto": autocast for the judge (:meth:`judge_autocast`).
+        compile: run the judge's extract and compare through torch.compile (:mod:`rqi_loss.compiled`): False,
+            True, a mode ("max-autotune", "reduce-overhead", ...) or a dict of torch.compile options.
     """
 
     def __init__(
@@ -40,18 +43,27 @@ class FrozenJudge(nn.Module):
         pretrained: bool = True,
         checkpoint_path: str | os.PathLike | None = None,
         amp: str | None = None,
+        compile: bool | str | dict | None = False,
     ) -> None:
         check_amp(amp)  # options are checked before any weights are loaded
+        options = compile_options(compile)
         super().__init__()
         network = frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
         object.__setattr__(self, "_judge", network)
+        object.__setattr__(self, "_scorer", CompiledJudge(network, options) if options is not None else network)
         self.amp = amp
+        self.compile = compile
         self._register_load_state_dict_pre_hook(_drop_saved_judge, with_module=True)
 
     @property
     def network(self) -> nn.Module:
         """The frozen judge network."""
         return self._judge
+
+    @property
+    def scorer(self):
+        """What scores pairs: the network, or its compiled view with ``compile=``."""
+        return self._scorer
 
     def judge_autocast(self, device: torch.device):
         """The autocast context of the judge's forward and backward on ``device`` for this module's ``amp``."""

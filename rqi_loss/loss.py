@@ -43,6 +43,10 @@ class RQILoss(FrozenJudge):
         transforms: a defence against judge hacking: True applies a fresh random transformation to both images
             alike at each call (:data:`rqi_loss.transforms.DEFAULT_TRANSFORMS`), drawn from the private
             generator; or a :class:`rqi_loss.PairTransforms` / a mapping of its fields; False: off.
+        compile: run the network's extract and compare through ``torch.compile`` (:mod:`rqi_loss.compiled`):
+            False (eager), True (inductor), a mode ("max-autotune", "reduce-overhead", ...) or a dict of
+            torch.compile options. Batch sizes become dynamic after the first change (one recompilation); a
+            failed compilation warns once and runs eager. The network itself is left as it is.
         checkpoint: deprecated name of ``recompute`` (DeprecationWarning; removed in 0.3.0).
 
     Shapes: ``sr``, ``gt`` (N, 3, H, W), gt in [0, 1], sr any finite values, H, W >= the network's input size
@@ -69,6 +73,7 @@ class RQILoss(FrozenJudge):
         amp: str | None = None,
         recompute: bool = False,
         transforms: bool | PairTransforms | dict = False,
+        compile: bool | str | dict = False,
         checkpoint: bool | None = None,
     ) -> None:
         if (
@@ -82,7 +87,7 @@ class RQILoss(FrozenJudge):
             )
         check_reduction(reduction)
         check_crop_options(crop, num_crops)
-        super().__init__(model, pretrained=pretrained, checkpoint_path=checkpoint_path, amp=amp)
+        super().__init__(model, pretrained=pretrained, checkpoint_path=checkpoint_path, amp=amp, compile=compile)
         self.loss_weight = float(loss_weight)
         self.reduction = reduction
         self.crop = crop
@@ -152,7 +157,7 @@ class RQILoss(FrozenJudge):
             value = rqi_loss(
                 sr,
                 gt,
-                self.network,
+                self.scorer,
                 loss_weight=self.loss_weight,
                 reduction=self.reduction,
                 weight=weight,

@@ -34,6 +34,7 @@ class RQIMetric(FrozenJudge):
         resize_sr: resize ``sr`` (bicubic, antialiased) to the size of ``gt`` instead of raising on a mismatch.
         device: move the network there (default: where it is; inputs are moved to the network's device).
         pretrained, checkpoint_path: passed to :func:`rqi_loss.create_network` when ``model`` is a name.
+        compile: torch.compile the judge's extract and compare (see :class:`rqi_loss.RQILoss`).
 
     Shapes: ``sr``, ``gt`` (N, 3, H, W) or (3, H, W) in [0, 1]; returns (N,) float32 scores (0-dim for 3-D
     inputs), on the network's device. Images with a side below the crop size are upsampled, both alike, with a
@@ -59,13 +60,14 @@ class RQIMetric(FrozenJudge):
         device: str | torch.device | None = None,
         pretrained: bool = True,
         checkpoint_path: str | os.PathLike | None = None,
+        compile: bool | str | dict = False,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1 (crop pairs per network call); got {batch_size!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an integer; got {seed!r}")
         checked_protocol = get_protocol(protocol)  # options are checked before any weights are loaded
-        super().__init__(model, pretrained=pretrained, checkpoint_path=checkpoint_path, amp=amp)
+        super().__init__(model, pretrained=pretrained, checkpoint_path=checkpoint_path, amp=amp, compile=compile)
         self.protocol = checked_protocol
         if device is not None:
             self.network.to(device)
@@ -158,7 +160,7 @@ class RQIMetric(FrozenJudge):
         with self.judge_autocast(sr.device):
             for start in range(0, n * k, self.batch_size):
                 stop = start + self.batch_size
-                chunk = pair_scores(self.network, crops_sr[start:stop], crops_gt[start:stop], antisymmetric=False)
+                chunk = pair_scores(self.scorer, crops_sr[start:stop], crops_gt[start:stop], antisymmetric=False)
                 scores.append(at_least_float32(chunk).float())
         return torch.cat(scores).view(n, k)
 

@@ -122,7 +122,9 @@ def _spectrum_bin_columns(size: int, device: torch.device) -> tuple[torch.Tensor
         return columns.to(device), counts.to(device)
 
 
-def log_power_spectrum(x: torch.Tensor, floor: float = _EPS) -> torch.Tensor:
+def log_power_spectrum(
+    x: torch.Tensor, floor: float = _EPS, bins: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
     """(N, C, S, S) -> (N, C * SPECTRUM_BINS) log(mean power + floor**2) (Hann window, orthonormal FFT) per oriented
     frequency bin: the shape of a blur kernel's response (gaussian: smooth and isotropic; a disk: ripples and
     aliased corners) that octave bands pool together. Each image's numbers do not depend on its place in the
@@ -135,7 +137,7 @@ def log_power_spectrum(x: torch.Tensor, floor: float = _EPS) -> torch.Tensor:
         x = (x - x.mean(dim=(2, 3), keepdim=True)) * (window.view(-1, 1) * window.view(1, -1))
         spectrum = torch.fft.rfft2(x, norm="ortho")
         power = (spectrum.real.square() + spectrum.imag.square()).flatten(2)  # finite gradient at 0, unlike abs
-        columns, counts = _spectrum_bin_columns(size, x.device)
+        columns, counts = bins if bins is not None else _spectrum_bin_columns(size, x.device)
         binned = F.pad(power, (0, 1))[..., columns].sum(dim=-1) / counts  # (N, C, SPECTRUM_BINS)
         return torch.log(binned + floor**2).flatten(1)
 
@@ -182,6 +184,10 @@ class CompactRQI(RQINetwork):
             width_in = stats if depth == 0 else cfg.hidden
             layers += [nn.Linear(width_in, cfg.hidden), nn.LeakyReLU(0.2), nn.Dropout(cfg.dropout)]
         self.head = nn.Sequential(*layers, nn.Linear(cfg.hidden, 1))
+        if cfg.spectrum_channels:  # the bin table as buffers: moved with the network, constants to torch.compile
+            columns, counts = _spectrum_bin_columns(cfg.input_size, torch.device("cpu"))
+            self.register_buffer("spectrum_columns", columns.clone(), persistent=False)
+            self.register_buffer("spectrum_counts", counts.long(), persistent=False)  # integers: kept by .half()
 
     @property
     def config(self) -> dict[str, Any]:
@@ -233,7 +239,9 @@ class CompactRQI(RQINetwork):
         first ``spectrum_channels`` YCbCr channels, in float32 under autocast too."""
         with torch.autocast(x.device.type, enabled=False):
             ycbcr = torch.tensor(_YCBCR, device=x.device)[: self.cfg.spectrum_channels]
-            return log_power_spectrum(torch.einsum("ci,nihw->nchw", ycbcr, x.float()), self.cfg.floor)
+            luma_chroma = torch.einsum("ci,nihw->nchw", ycbcr, x.float())
+            bins = (self.spectrum_columns, self.spectrum_counts) if x.shape[-1] == self.cfg.input_size else None
+            return log_power_spectrum(luma_chroma, self.cfg.floor, bins)
 
     def _pair_maps(self, features) -> list[tuple[torch.Tensor | None, torch.Tensor]]:
         """Per band-pass level what the pair statistics read: (band with ``pair_bands``, else None; response)."""
