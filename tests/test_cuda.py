@@ -120,6 +120,21 @@ def test_torch_compile_inductor_on_cuda(tiny_cuda_network):
     torch._dynamo.reset()
 
 
+@pytest.mark.parametrize("mode", [True, "max-autotune"])
+def test_compile_option_with_inductor_on_cuda(tiny_cuda_network, mode):
+    """RQILoss(compile=...) with inductor: bf16 losses and gradients as eager, and no fallback to eager."""
+    torch._dynamo.reset()
+    sr, gt = (t[:, :, :64, :64] for t in _pair())
+    eager = _loss_and_grad(RQILoss(tiny_cuda_network, crop="grid", check_inputs=False, amp="bf16"), sr, gt)
+    loss = RQILoss(tiny_cuda_network, crop="grid", check_inputs=False, amp="bf16", compile=mode)
+    compiled = _loss_and_grad(loss, sr, gt)
+    assert not loss.scorer.eager
+    torch.testing.assert_close(compiled[0], eager[0], rtol=2e-2, atol=2e-3)
+    cosine = torch.nn.functional.cosine_similarity(compiled[1].flatten(), eager[1].flatten(), dim=0)
+    assert cosine > 0.99
+    torch._dynamo.reset()
+
+
 def test_no_host_device_sync_on_the_hot_path(full_network):
     """With the finite-input check off, a loss step (forward + backward) never waits for the GPU."""
     sr, gt = _pair()
