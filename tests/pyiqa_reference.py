@@ -83,3 +83,23 @@ def build_ahiq(seed: int = 0) -> torch.nn.Module:
     ):
         torch.manual_seed(seed)
         return module.AHIQ(num_crop=1, pretrained=False).eval()
+
+
+def assert_converted_scores_as(reference: torch.nn.Module, convert_args: list[str], size: int, folder) -> None:
+    """rqi-convert with ``convert_args`` (whose output is ``folder / "converted"``) succeeds and the converted
+    network scores a random pair of ``size`` px images as ``reference`` does, to 1e-5. ``folder`` is removed
+    afterwards: full-size files are hundreds of MB, too much to leave to pytest's kept temporary folders."""
+    import shutil
+
+    from rqi_loss import load_network
+    from rqi_loss.convert import main as convert_main
+
+    try:
+        assert convert_main([*convert_args[:1], str(folder / "converted"), *convert_args[1:]]) == 0
+        converted = load_network(folder / "converted")
+        g = torch.Generator().manual_seed(4)
+        a, b = torch.rand(1, 3, size, size, generator=g), torch.rand(1, 3, size, size, generator=g)
+        with torch.no_grad():
+            torch.testing.assert_close(converted(a, b), reference(a, b).flatten(), rtol=0, atol=1e-5)
+    finally:
+        shutil.rmtree(folder)

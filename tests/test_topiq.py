@@ -3,11 +3,9 @@ checkpoints loaded strictly, the network contract, timm's ResNet-50 as backbone 
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
-from pyiqa_reference import load_cfanet, pyiqa_archs_folder
+from pyiqa_reference import assert_converted_scores_as, load_cfanet, pyiqa_archs_folder
 
 from rqi_loss.networks import TOPIQRQI, build_network, load_network_state
 from rqi_loss.networks.resnet import ResNetFeatures
@@ -106,18 +104,7 @@ def test_tiny_network_contract_and_training(tmp_path):
 def test_published_layout_converts_to_pyiqas_scores(reference_pair, tmp_path):
     """pyiqa's file layout ({"params": state_dict}, DataParallel prefixes) through rqi-convert: the converted
     folder scores as pyiqa does."""
-    from rqi_loss import load_network
-    from rqi_loss.convert import main as convert_main
-
     reference, _ = reference_pair
     source = tmp_path / "cfanet_fr_pipal_res50.pth"
     torch.save({"params": {f"module.{k}": v for k, v in reference.state_dict().items()}}, source)
-    try:
-        assert convert_main([str(source), str(tmp_path / "topiq"), "--pyiqa", "topiq_fr", "--dtype", "float32"]) == 0
-        converted = load_network(tmp_path / "topiq")
-        g = torch.Generator().manual_seed(4)
-        a, b = torch.rand(1, 3, 256, 256, generator=g), torch.rand(1, 3, 256, 256, generator=g)
-        with torch.no_grad():
-            torch.testing.assert_close(converted(a, b), reference(a, b).flatten(), rtol=0, atol=1e-5)
-    finally:  # hundreds of MB: do not leave them to pytest's kept temporary folders
-        shutil.rmtree(tmp_path)
+    assert_converted_scores_as(reference, [str(source), "--pyiqa", "topiq_fr"], 256, tmp_path)
