@@ -51,7 +51,10 @@ class CompiledJudge:
         self.eager = False  # set once a compilation failed
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["network"], name)
+        network = self.__dict__.get("network")
+        if network is None:  # not built yet (copy and pickle probe attributes first)
+            raise AttributeError(name)
+        return getattr(network, name)
 
     def extract(self, x: torch.Tensor) -> Any:
         return self._run("extract", x)
