@@ -16,6 +16,7 @@ run bench/scaling.py --device cuda --batches 1 8 --sizes 256 384 512 --amp bf16 
 run bench/flop_utilization.py --device cuda --batches 16 32 --amp bf16 --compile --repeats 5 --json "$OUT/flops_bf16_compiled.json"
 run bench/profile_step.py --device cuda --batch 16 --amp bf16 --compile --repeats 5 --json "$OUT/profile_bf16.json"
 run bench/flop_utilization.py --device cuda --batches 16 --amp fp16 --repeats 5 --json "$OUT/flops_fp16.json"
+STEP_TIMEOUT=420 run bench/compile_step.py --model maniqa-pipal --random-weights --device cuda --batch 16 --amp bf16 --modes default,max-autotune,reduce-overhead --repeats 5 --json "$OUT/compile_step_bf16.json"
 [ "${QUICK:-0}" = 1 ] && exit 0
 run bench/flop_utilization.py --device cuda --batches 16 --repeats 3 --json "$OUT/flops_fp32.json"
 run bench/loss_step.py --device cuda --batches 8 --repeats 3 --json "$OUT/loss_step_fp32.json"
