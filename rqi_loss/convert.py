@@ -28,14 +28,14 @@ from .pyiqa_checkpoints import load_pyiqa_weights
 from .zoo import get_model_record, list_models
 
 
-def model_card(name: str, source: Path, dtype: str, parameters: int) -> str:
+def model_card(name: str, source: Path, source_sha256: str, dtype: str, parameters: int) -> str:
     """Model card for a converted zoo network."""
     record = get_model_record(name)
     return (
         f"# {name}\n\n{record.description}\n\n"
         f"- architecture: `{record.architecture}` ({parameters / 1e6:.1f} M parameters used)\n"
         f"- training data: {record.training_data}\n- licence: {record.license}\n"
-        f"- converted from `{source.name}` (sha256 {file_sha256(source)}), originally "
+        f"- converted from `{source.name}` (sha256 {source_sha256}), originally "
         f"`{record.repo_id}` / `{record.filename}` @ `{record.revision}`; weights stored as {dtype}\n\n"
         f"## Citation\n\n{record.citation}\n"
     )
@@ -45,9 +45,10 @@ def convert(source: Path, output: Path, *, model: str, dtype: str = "float32") -
     """Load ``source`` strictly as ``model`` and write it to ``output`` in our Hub layout."""
     network = create_network(model, checkpoint_path=source)
     record = get_model_record(model)
+    digest = file_sha256(source)  # hashed once: checkpoints are hundreds of MB
     provenance = {
         "converted_from": source.name,
-        "source_sha256": file_sha256(source),
+        "source_sha256": digest,
         "original_repo": record.repo_id,
         "original_file": record.filename,
         "original_revision": record.revision,
@@ -60,7 +61,7 @@ def convert(source: Path, output: Path, *, model: str, dtype: str = "float32") -
         name=model,
         description=record.description,
         provenance=provenance,
-        card=model_card(model, source, dtype, parameters),
+        card=model_card(model, source, digest, dtype, parameters),
         card_metadata=CardMetadata(base_model=record.repo_id) if record.repo_id else None,
         dtype=dtype,
     )
@@ -89,18 +90,21 @@ def convert_pyiqa(
     backbones = dict(backbones or {})
     load_pyiqa_weights(network, source, backbones=backbones)
     files = {"source": source, **{f"backbone {part}": path for part, path in sorted(backbones.items())}}
+    digests = {label: file_sha256(path) for label, path in files.items()}  # hashed once each
     provenance = {
         "converted_from": source.name,
-        "source_sha256": file_sha256(source),
+        "source_sha256": digests["source"],
         "pyiqa_model": pyiqa_model,
-        "backbones": {part: {"file": path.name, "sha256": file_sha256(path)} for part, path in backbones.items()},
+        "backbones": {
+            part: {"file": path.name, "sha256": digests[f"backbone {part}"]} for part, path in backbones.items()
+        },
         "license": PYIQA_LICENCE,
     }
     description = (
         f"pyiqa's {pyiqa_model} weights as a {architecture} network: a starting point for rqi-train (init_from); "
         "pyiqa trained them to predict one image's quality, not as an RQI judge"
     )
-    listing = "".join(f"- {label}: `{path.name}` (sha256 {file_sha256(path)})\n" for label, path in files.items())
+    listing = "".join(f"- {label}: `{path.name}` (sha256 {digests[label]})\n" for label, path in files.items())
     card = f"# {output.name}\n\n{description}.\n\n{listing}- licence: {PYIQA_LICENCE}\n- weights stored as {dtype}\n"
     return network.save_pretrained(
         output,

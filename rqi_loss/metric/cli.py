@@ -109,14 +109,21 @@ def _classical_scores(
     return {m.name: m.compute(sr, gt) for m in metrics}
 
 
-def _score_all(metric: RQIMetric, methods: list[MethodPairs], report: ScoreReport, args: argparse.Namespace) -> None:
-    """Score every pair, GT images read once for all methods; failures are recorded and skipped."""
+def _score_all(
+    metric: RQIMetric,
+    methods: list[MethodPairs],
+    report: ScoreReport,
+    args: argparse.Namespace,
+    also: list[ClassicalMetric],
+) -> None:
+    """Score every pair (RQI and the ``also`` metrics), GT images read once for all methods; failures are
+    recorded and skipped."""
     by_image: dict[str, list[tuple[str, Path, Path]]] = {}
     for m in methods:
         for name, sr_file, gt_file in m.pairs:
             by_image.setdefault(name, []).append((m.method, sr_file, gt_file))
     bar = _progress(sum(len(m.pairs) for m in methods), args.quiet)
-    max_pixels, also = args.max_pixels, parse_metric_names(args.also) if args.also else []
+    max_pixels = args.max_pixels
     try:
         for name, entries in by_image.items():
             try:
@@ -154,11 +161,6 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return f"--plot must end in .png; got {args.plot}"
     if args.crop_border < 0:
         return f"--crop-border must be >= 0 pixels; got {args.crop_border}"
-    if args.also:
-        try:
-            parse_metric_names(args.also)
-        except ValueError as error:
-            return str(error)
     return None
 
 
@@ -184,12 +186,13 @@ def _build_metric(args: argparse.Namespace) -> RQIMetric:
     )
 
 
-def _new_report(args: argparse.Namespace, metric: RQIMetric, methods: list[MethodPairs]) -> ScoreReport:
+def _new_report(
+    args: argparse.Namespace, metric: RQIMetric, methods: list[MethodPairs], also: list[ClassicalMetric]
+) -> ScoreReport:
     unmatched = {
         m.method: [str(f) for f in m.unmatched_sr + m.unmatched_gt] for m in methods if m.unmatched_sr or m.unmatched_gt
     }
     protocol = dataclasses.asdict(metric.protocol)
-    also = parse_metric_names(args.also) if args.also else []
     return ScoreReport(
         model=args.model,
         seed=args.seed,
@@ -210,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s", problem)
         return EXIT_USAGE
     try:
+        also = parse_metric_names(args.also) if args.also else []
+    except ValueError as error:
+        logger.error("%s", error)
+        return EXIT_USAGE
+    try:
         methods, gt_images = _pair_up(args)
     except PairingError as error:
         logger.error("%s", error)
@@ -223,10 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError, TypeError, OSError, RuntimeError) as error:
         logger.error("cannot load model %r: %s", args.model, error)
         return EXIT_USAGE
-    report = _new_report(args, metric, methods)
+    report = _new_report(args, metric, methods, also)
     interrupted = False
     try:
-        _score_all(metric, methods, report, args)
+        _score_all(metric, methods, report, args, also)
     except KeyboardInterrupt:
         interrupted = True
         logger.error("interrupted: writing the scores so far, marked incomplete")
