@@ -7,6 +7,7 @@ Usage: python ddp_judge_worker.py inside|outside. Prints one JSON line {"ranks":
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -33,8 +34,10 @@ class SRWithLoss(nn.Module):
         return self.loss(self.generator(lq).sigmoid(), gt)
 
 
-def worker(rank: int, world: int, placement: str, port: int, out_dir: str) -> None:
-    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+def measure(rank: int, placement: str) -> dict:
+    """One training step through DDP, then what DDP synchronised. The DDP wrapper lives only inside this
+    function, so it is gone before the process group is destroyed (a reducer outliving its gloo group can abort
+    the process at exit)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(100 + rank)  # different generator weights per rank: DDP must broadcast them
         generator = nn.Conv2d(3, 3, 3, padding=1)
@@ -61,10 +64,17 @@ def worker(rank: int, world: int, placement: str, port: int, out_dir: str) -> No
         "judge_grads": [p.grad is not None for p in judge.parameters()],
         "state_dict_keys": list(wrapped.module.state_dict()),
     }
-    torch.distributed.barrier()  # rank 0 hosts the store: no rank leaves while the other still talks to it
-    torch.distributed.destroy_process_group()
+    return result
+
+
+def worker(rank: int, world: int, placement: str, port: int, out_dir: str) -> None:
+    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    result = measure(rank, placement)
+    gc.collect()  # the DDP wrapper and its reducer are released before the group they use
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as handle:
         json.dump(result, handle)
+    torch.distributed.barrier()  # rank 0 hosts the store: no rank leaves while the other still talks to it
+    torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
