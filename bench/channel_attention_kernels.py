@@ -4,7 +4,8 @@ precision: speed and accuracy of the ways to keep its logits and softmax in fp32
     python bench/channel_attention_kernels.py [--device cuda] [--batch 16] [--dtype bf16] [--json out.json]
 
 Candidates, forward + backward to q, k, v: "library" (what rqi_loss runs: rqi_loss.networks.maniqa.
-channel_attention), "sdpa_efficient" (the memory-efficient SDPA kernel: fp32 accumulation and softmax inside),
+channel_attention, whose output is the transposed product: compared here through a transposed view of it,
+as MANIQA reads it), "sdpa_efficient" (the memory-efficient SDPA kernel: fp32 accumulation and softmax inside),
 "fp32_explicit" (q k^T, softmax and the product with v in fp32), "half_logits" (q k^T rounded to half, then
 softmax in fp32), "sdpa_default" (SDPA as torch picks it for 3-D inputs). Error: max |difference| of the
 output and of the q gradient against an fp64 computation, relative to their max |value|.
@@ -41,8 +42,12 @@ def sdpa_default(q, k, v):
     return torch.nn.functional.scaled_dot_product_attention(q, k, v)
 
 
+def library(q, k, v):
+    return channel_attention(q, k, v).transpose(1, 2)
+
+
 CANDIDATES = {
-    "library": channel_attention,
+    "library": library,
     "sdpa_efficient": sdpa_efficient,
     "fp32_explicit": fp32_explicit,
     "half_logits": half_logits,

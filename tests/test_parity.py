@@ -60,6 +60,19 @@ def test_photographs_match_reference(networks):
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
 
 
+def test_sr_gradient_matches_reference(networks):
+    """What a loss step computes, d f(sr, gt) / d sr, through ours (frozen weights, the SR branch alone
+    differentiated, channel attention as explicit matmuls on the CPU) equals the reference's autograd gradient."""
+    reference, ours = networks
+    sr, gt = _photo_pair()
+    theirs_input = sr.clone().requires_grad_(True)
+    (expected,) = torch.autograd.grad(reference((theirs_input - 0.5) / 0.5, (gt - 0.5) / 0.5).sum(), theirs_input)
+    ours_input = sr.clone().requires_grad_(True)
+    (got,) = torch.autograd.grad(ours(ours_input, gt).sum(), ours_input)
+    assert expected.abs().max() > 0
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5 * expected.abs().max().item())
+
+
 def test_forward_flops_at_most_092_of_reference(networks):
     """Blocks 10-11 of the ViT are not run. The math SDPA backend makes every attention matmul visible
     to the counter for both networks (fused CPU kernels are not counted)."""

@@ -107,25 +107,45 @@ def test_bf16_matches_fp32_on_the_full_size_network():
     assert cosine >= 0.98, cosine
 
 
-@pytest.mark.parametrize("kernel", ["cuda_kernel_on_cpu", "channel_attention"])
-def test_half_channel_attention_matches_an_exact_computation(kernel):
-    """bf16 channel attention against float64 autograd: the output and all three gradients within bf16
-    rounding (measured about 0.4-0.6% of the max value). Both the CUDA path (HalfChannelAttention: fp32
-    logits and softmax, hand-written backward; it runs on the CPU too) and what the CPU runs."""
-    from rqi_loss.networks.maniqa import HalfChannelAttention, channel_attention
-
-    attention = HalfChannelAttention.apply if kernel == "cuda_kernel_on_cpu" else channel_attention
-
-    g = torch.Generator().manual_seed(0)
+def _exact_channel_attention(g: torch.Generator):
+    """q, k, v (2, 48, 40) float64, an upstream gradient, and the float64 autograd output and gradients."""
     q, k, v = (torch.randn(2, 48, 40, generator=g, dtype=torch.float64) * 0.5 for _ in range(3))
     grad_out = torch.randn(2, 48, 40, generator=g, dtype=torch.float64)
     exact_inputs = [t.clone().requires_grad_(True) for t in (q, k, v)]
     exact = torch.softmax(exact_inputs[0] @ exact_inputs[1].transpose(1, 2) / 40**0.5, -1) @ exact_inputs[2]
     exact.backward(grad_out)
-    half_inputs = [t.to(torch.bfloat16).requires_grad_(True) for t in (q, k, v)]
+    return (q, k, v), grad_out, exact.detach(), [t.grad for t in exact_inputs]
+
+
+@pytest.mark.parametrize("kernel", ["cuda_kernel_on_cpu", "channel_attention"])
+def test_half_channel_attention_matches_an_exact_computation(kernel):
+    """bf16 channel attention against float64 autograd: the output and all three gradients within bf16
+    rounding (measured about 0.4-0.6% of the max value). Both the CUDA path (HalfChannelAttention: fp32
+    logits and softmax, hand-written backward; it runs on the CPU too) and what the CPU runs. Both return the
+    product transposed, (N, L, C) contiguous: MANIQA reads that memory as (N, C, L) without a copy."""
+    from rqi_loss.networks.maniqa import HalfChannelAttention, channel_attention
+
+    attention = HalfChannelAttention.apply if kernel == "cuda_kernel_on_cpu" else channel_attention
+    inputs, grad_out, exact, exact_grads = _exact_channel_attention(torch.Generator().manual_seed(0))
+    half_inputs = [t.to(torch.bfloat16).requires_grad_(True) for t in inputs]
     out = attention(*half_inputs)
-    out.backward(grad_out.to(torch.bfloat16))
-    assert out.dtype == torch.bfloat16
-    pairs = [(out, exact)] + [(h.grad, e.grad) for h, e in zip(half_inputs, exact_inputs)]
+    assert out.dtype == torch.bfloat16 and out.shape == (2, 40, 48) and out.is_contiguous()
+    out.backward(grad_out.transpose(1, 2).to(torch.bfloat16))
+    pairs = [(out.transpose(1, 2), exact)] + [(h.grad, e) for h, e in zip(half_inputs, exact_grads)]
     for got, want in pairs:
         assert ((got.double() - want).abs().max() / want.abs().max()) < 0.02
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cpu_channel_attention_is_exact(dtype):
+    """fp32/fp64 on the CPU (explicit matmuls): the transposed product and the gradients to fp rounding."""
+    from rqi_loss.networks.maniqa import channel_attention
+
+    inputs, grad_out, exact, exact_grads = _exact_channel_attention(torch.Generator().manual_seed(1))
+    ours = [t.to(dtype).requires_grad_(True) for t in inputs]
+    out = channel_attention(*ours)
+    assert out.dtype == dtype and out.shape == (2, 40, 48) and out.is_contiguous()
+    out.backward(grad_out.transpose(1, 2).to(dtype))
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-12
+    for got, want in [(out.transpose(1, 2), exact)] + [(t.grad, e) for t, e in zip(ours, exact_grads)]:
+        torch.testing.assert_close(got.double(), want, rtol=0, atol=tolerance)

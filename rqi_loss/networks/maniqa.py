@@ -62,20 +62,26 @@ _HALF = (torch.float16, torch.bfloat16)
 
 
 def channel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T / sqrt(L)) v on (N, C, L) tensors (a C x C attention matrix per sample).
+    """MANIQA's channel attention on (N, C, L) q, k, v (a C x C attention matrix per sample), returned
+    transposed: (N, L, C) contiguous, (softmax(q k^T / sqrt(L)) v)^T. The reference reads that memory back as
+    (N, C, L) (``out.transpose(1, 2).reshape(N, C, L)``), which is then a view.
 
-    fp32/fp64 inputs use ``scaled_dot_product_attention``. Half-precision inputs (autocast) keep the logits
-    and the softmax in fp32: on CUDA with every matmul in half precision on tensor cores
-    (:class:`HalfChannelAttention`), on the CPU by computing the step in fp32 (faster there than bf16
-    matmuls; bench/results/cpu/channel_attention_bf16.json).
+    - CUDA, fp16/bf16 (autocast): :class:`HalfChannelAttention` (fp32 logits and softmax, every matmul in half
+      precision on tensor cores) writes the transposed product directly: no layout copy.
+    - CPU, any dtype: q k^T, softmax and the product with v as explicit matmuls in at least fp32 (faster there
+      than SDPA's CPU kernel, whose blocks suit heads of 64, not of L = 784 (bench/channel_attention_kernels.py);
+      for half inputs also faster than bf16 matmuls), then the transpose (a transposed product is slower there).
+    - CUDA, fp32/fp64: ``scaled_dot_product_attention``, then the transpose.
     """
-    if q.dtype not in _HALF:
-        return F.scaled_dot_product_attention(q, k, v)
     if q.is_cuda:
-        return HalfChannelAttention.apply(q, k, v)
+        if q.dtype in _HALF:
+            return HalfChannelAttention.apply(q, k, v)
+        return F.scaled_dot_product_attention(q, k, v).transpose(1, 2).contiguous()
+    dtype = torch.promote_types(q.dtype, torch.float32)
     with torch.autocast(q.device.type, enabled=False):
-        logits = torch.matmul(q.float(), k.float().transpose(1, 2)) * q.shape[-1] ** -0.5
-        return torch.matmul(torch.softmax(logits, dim=-1), v.float()).to(q.dtype)
+        logits = torch.matmul(q.to(dtype), k.to(dtype).transpose(1, 2)) * q.shape[-1] ** -0.5
+        out = torch.matmul(torch.softmax(logits, dim=-1), v.to(dtype))
+        return out.to(q.dtype).transpose(1, 2).contiguous()
 
 
 def _matmul_fp32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -96,25 +102,27 @@ def _cuda_bmm_has_out_dtype() -> bool:
 
 
 class HalfChannelAttention(torch.autograd.Function):
-    """Channel attention for fp16/bf16 q, k, v (N, C, L): fp32 logits S = q k^T / sqrt(L) (no overflow, no
-    rounding of the logits), fp32 softmax P, output P v with P rounded to the input dtype (as flash attention
-    does). The backward is written out (dP = dO v^T and dS = P (dP - rowsum(dP P)) in fp32, the products with
-    q, k, v in half precision) so that no C x C matrix is stored in half precision and no fp32 matmul runs."""
+    """Channel attention for fp16/bf16 q, k, v (N, C, L), output transposed as :func:`channel_attention`'s:
+    (N, L, C) = (P v)^T = v^T P^T, written directly by the matmul (cuBLAS takes transposed operands as they are).
+    fp32 logits S = q k^T / sqrt(L) (no overflow, no rounding of the logits), fp32 softmax P, P rounded to the
+    input dtype for the product with v (as flash attention does). The backward is written out (dP = dO v^T and
+    dS = P (dP - rowsum(dP P)) in fp32, the products with q, k, v in half precision) so that no C x C matrix is
+    stored in half precision and no fp32 matmul runs."""
 
     @staticmethod
     def forward(ctx, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         with torch.autocast(q.device.type, enabled=False):
             scale = q.shape[-1] ** -0.5
             probabilities = torch.softmax(_matmul_fp32(q, k.transpose(1, 2)) * scale, dim=-1)
-            out = torch.bmm(probabilities.to(v.dtype), v)
+            out_transposed = torch.bmm(v.transpose(1, 2), probabilities.to(v.dtype).transpose(1, 2))
         ctx.save_for_backward(q, k, v, probabilities)
-        return out
+        return out_transposed
 
     @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):
+    def backward(ctx, grad_out_transposed: torch.Tensor):
         q, k, v, probabilities = ctx.saved_tensors
         with torch.autocast(q.device.type, enabled=False):
-            grad_out = grad_out.to(v.dtype)
+            grad_out = grad_out_transposed.to(v.dtype).transpose(1, 2)  # dO (N, C, L), a view
             scale = q.shape[-1] ** -0.5
             grad_v = torch.bmm(probabilities.to(v.dtype).transpose(1, 2), grad_out)
             grad_p = _matmul_fp32(grad_out, v.transpose(1, 2))
@@ -128,8 +136,9 @@ class HalfChannelAttention(torch.autograd.Function):
 class ChannelAttention(nn.Module):
     """MANIQA's transposed attention block on (N, C, L): attention between channels, L-dim projections.
 
-    The output keeps the reference layout step (``transpose(1, 2).reshape(N, C, L)``) so trained weights
-    give the published scores.
+    The output keeps the reference layout step (the product transposed and read back as (N, C, L)) so trained
+    weights give the published scores; :func:`channel_attention` returns the transposed product, so that step is
+    a view here.
     """
 
     def __init__(self, length: int, dropout: float) -> None:
@@ -141,8 +150,8 @@ class ChannelAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, channels, length = x.shape
-        out = channel_attention(self.c_q(x), self.c_k(x), self.c_v(x))  # (N, C, L)
-        out = out.transpose(1, 2).reshape(n, channels, length)
+        out = channel_attention(self.c_q(x), self.c_k(x), self.c_v(x))  # (N, L, C) contiguous
+        out = out.view(n, channels, length)
         return self.proj_drop(out) + x
 
 
