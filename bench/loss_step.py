@@ -6,7 +6,9 @@
 Naive: what a user would write around the authors' MANIQA_RQI (as pyiqa's ``as_loss`` does): weights left
 trainable, so autograd keeps both branches' graphs and computes weight gradients too. Ours: ``RQILoss`` with
 the same weights (centre crop: the (B, 3, 224, 224) inputs are one crop). Reports seconds per step, peak
-memory of a step (tensor memory above what was allocated before it), and the ratios ours / naive.
+memory of a step (tensor memory above what was allocated before it), and the ratios ours / naive; and the
+FLOP floor of that ratio: our step's model FLOPs (torch.utils.flop_counter) at this machine's measured dense
+matmul rate, over naive's measured time, which no choice of kernels or layouts can beat without fewer FLOPs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from rqi_loss.amp import judge_autocast
 
 from common import (
     base_parser,
+    count_flops,
     hardware,
+    matmul_flops_per_second,
     peak_memory,
     quiet_timm,
     random_pair,
@@ -53,6 +57,8 @@ def main() -> None:
         "ours": RQILoss(ours, crop="center", amp=args.amp),
         "ours_checkpoint": RQILoss(ours, crop="center", amp=args.amp, recompute=True),
     }
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp, torch.float32)
+    matmul = matmul_flops_per_second(device, dtype, 8192 if device.type == "cuda" else 2048)
     rows = []
     for batch in args.batches:
         sr, gt = random_pair(batch, 224, device)
@@ -63,6 +69,7 @@ def main() -> None:
         with quiet_timm():
             memory = {name: peak_memory(fn, device) for name, fn in candidates.items()}
             seconds = time_side_by_side(candidates, device, args.repeats)
+        flops = count_flops(candidates["ours"])
         rows.append(
             {
                 "batch": batch,
@@ -70,6 +77,8 @@ def main() -> None:
                 "peak_memory_mib": {k: v / 2**20 for k, v in memory.items()},
                 "time_ratio": {k: seconds[k] / seconds["naive"] for k in losses},
                 "memory_ratio": {k: memory[k] / memory["naive"] for k in losses},
+                "ours_gflop": flops / 1e9,
+                "ours_at_matmul_rate_over_naive": flops / matmul / seconds["naive"],
             }
         )
         print(rows[-1], flush=True)
@@ -78,6 +87,7 @@ def main() -> None:
             "benchmark": "loss step (forward + backward to SR) vs naive autograd through the authors' network",
             "hardware": hardware(device),
             "amp": args.amp,
+            "matmul_tflops": matmul / 1e12,
             "results": rows,
         },
         args.json,
