@@ -68,9 +68,11 @@ def channel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torc
 
     - CUDA, fp16/bf16 (autocast): :class:`HalfChannelAttention` (fp32 logits and softmax, every matmul in half
       precision on tensor cores) writes the transposed product directly: no layout copy.
-    - CPU, any dtype: q k^T, softmax and the product with v as explicit matmuls in at least fp32 (faster there
-      than SDPA's CPU kernel, whose blocks suit heads of 64, not of L = 784 (bench/channel_attention_kernels.py);
-      for half inputs also faster than bf16 matmuls), then the transpose (a transposed product is slower there).
+    - CPU, any dtype: q k^T, softmax and the product with v as explicit matmuls in at least fp32, then the
+      transpose (a transposed product is slower there). SDPA's CPU flash kernel recomputes the C x C logits in
+      its backward: the explicit form made the fp32 loss step 3% faster for 11% more peak memory
+      (bench/results/cpu/versus_revision_maniqa_b4.json); for half inputs fp32 is also faster than bf16 matmuls
+      there (bench/results/cpu/channel_attention_bf16.json).
     - CUDA, fp32/fp64: ``scaled_dot_product_attention``, then the transpose.
     """
     if q.is_cuda:
