@@ -231,7 +231,7 @@ class MANIQARQI(RQINetwork):
         x = self.swintransformer1(self.conv1(x))
         x = self._channel_attention(x, self.tablock2)
         x = self.swintransformer2(self.conv2(x))
-        tokens = x.flatten(2).transpose(1, 2)  # (N, L, C)
+        tokens = x.flatten(2).transpose(1, 2).contiguous()  # (N, L, C); contiguous: one GEMM, the same bits each call
         if torch.is_autocast_enabled(tokens.device.type):  # the score heads and the weighted mean in fp32
             with torch.autocast(tokens.device.type, enabled=False):
                 return self._weighted_score(tokens.float())
