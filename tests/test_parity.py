@@ -62,7 +62,8 @@ def test_photographs_match_reference(networks):
 
 def test_sr_gradient_matches_reference(networks):
     """What a loss step computes, d f(sr, gt) / d sr, through ours (frozen weights, the SR branch alone
-    differentiated, channel attention as explicit matmuls on the CPU) equals the reference's autograd gradient."""
+    differentiated, the channel attention returning its transposed product) equals the reference's autograd
+    gradient."""
     reference, ours = networks
     sr, gt = _photo_pair()
     theirs_input = sr.clone().requires_grad_(True)

@@ -137,8 +137,8 @@ def test_half_channel_attention_matches_an_exact_computation(kernel):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_cpu_channel_attention_is_exact(dtype):
-    """fp32/fp64 on the CPU (explicit matmuls): the transposed product and the gradients to fp rounding."""
+def test_full_precision_channel_attention_is_exact(dtype):
+    """fp32/fp64 on the CPU: the transposed product and the gradients to fp rounding."""
     from rqi_loss.networks.maniqa import channel_attention
 
     inputs, grad_out, exact, exact_grads = _exact_channel_attention(torch.Generator().manual_seed(1))

@@ -66,23 +66,22 @@ def channel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torc
     transposed: (N, L, C) contiguous, (softmax(q k^T / sqrt(L)) v)^T. The reference reads that memory back as
     (N, C, L) (``out.transpose(1, 2).reshape(N, C, L)``), which is then a view.
 
-    - CUDA, fp16/bf16 (autocast): :class:`HalfChannelAttention` (fp32 logits and softmax, every matmul in half
+    - fp16/bf16 (autocast) on CUDA: :class:`HalfChannelAttention` (fp32 logits and softmax, every matmul in half
       precision on tensor cores) writes the transposed product directly: no layout copy.
-    - CPU, any dtype: q k^T, softmax and the product with v as explicit matmuls in at least fp32, then the
-      transpose (a transposed product is slower there). SDPA's CPU flash kernel recomputes the C x C logits in
-      its backward: the explicit form made the fp32 loss step 3% faster for 11% more peak memory
-      (bench/results/cpu/versus_revision_maniqa_b4.json); for half inputs fp32 is also faster than bf16 matmuls
-      there (bench/results/cpu/channel_attention_bf16.json).
-    - CUDA, fp32/fp64: ``scaled_dot_product_attention``, then the transpose.
+    - fp16/bf16 on the CPU: the step in fp32 (faster there than bf16 matmuls;
+      bench/results/cpu/channel_attention_bf16.json), then the transpose.
+    - fp32/fp64: ``scaled_dot_product_attention``, then the transpose. On the CPU, explicit fp32 matmuls were
+      tried and dropped: the loss step took 0.967x / 0.995x the SDPA step's time in two runs and its forward
+      1.007x / 1.043x, for 11% more peak memory (the C x C matrices kept for the backward;
+      bench/results/cpu/versus_revision_maniqa_b4*.json).
     """
-    if q.is_cuda:
-        if q.dtype in _HALF:
-            return HalfChannelAttention.apply(q, k, v)
+    if q.dtype not in _HALF:
         return F.scaled_dot_product_attention(q, k, v).transpose(1, 2).contiguous()
-    dtype = torch.promote_types(q.dtype, torch.float32)
+    if q.is_cuda:
+        return HalfChannelAttention.apply(q, k, v)
     with torch.autocast(q.device.type, enabled=False):
-        logits = torch.matmul(q.to(dtype), k.to(dtype).transpose(1, 2)) * q.shape[-1] ** -0.5
-        out = torch.matmul(torch.softmax(logits, dim=-1), v.to(dtype))
+        logits = torch.matmul(q.float(), k.float().transpose(1, 2)) * q.shape[-1] ** -0.5
+        out = torch.matmul(torch.softmax(logits, dim=-1), v.float())
         return out.to(q.dtype).transpose(1, 2).contiguous()
 
 
