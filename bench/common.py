@@ -104,6 +104,16 @@ def count_flops(fn: Callable[[], object]) -> int:
     return counter.get_total_flops()
 
 
+def compute_dtype(amp: str | None) -> torch.dtype:
+    """The dtype a loss step computes in: the autocast dtype of ``--amp`` (bf16 / fp16), else float32."""
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp, torch.float32)
+
+
+def default_matmul_size(device: torch.device) -> int:
+    """Side of the square matmul that measures a device's dense throughput (large enough to saturate it)."""
+    return 8192 if device.type == "cuda" else 2048
+
+
 def matmul_flops_per_second(device: torch.device, dtype: torch.dtype, size: int, repeats: int = 5) -> float:
     """Measured dense matmul throughput of this machine (the practical limit the loss step is compared to)."""
     g = torch.Generator().manual_seed(0)

@@ -16,7 +16,9 @@ from rqi_loss import RQILoss
 
 from common import (
     base_parser,
+    compute_dtype,
     count_flops,
+    default_matmul_size,
     hardware,
     matmul_flops_per_second,
     quiet_timm,
@@ -49,8 +51,8 @@ def main() -> None:
     device = torch.device(args.device)
     ours, _ = seeded_network(device)
     loss = RQILoss(ours, crop="center", amp=args.amp, check_inputs=False)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp, torch.float32)
-    size = args.matmul_size or (8192 if device.type == "cuda" else 2048)
+    dtype = compute_dtype(args.amp)
+    size = args.matmul_size or default_matmul_size(device)
     matmul = matmul_flops_per_second(device, dtype, size)
     peak = nominal_peak(device)
     inputs = {batch: random_pair(batch, 224, device) for batch in args.batches}

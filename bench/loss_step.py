@@ -20,7 +20,9 @@ from rqi_loss.amp import judge_autocast
 
 from common import (
     base_parser,
+    compute_dtype,
     count_flops,
+    default_matmul_size,
     hardware,
     matmul_flops_per_second,
     peak_memory,
@@ -57,8 +59,7 @@ def main() -> None:
         "ours": RQILoss(ours, crop="center", amp=args.amp),
         "ours_checkpoint": RQILoss(ours, crop="center", amp=args.amp, recompute=True),
     }
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp, torch.float32)
-    matmul = matmul_flops_per_second(device, dtype, 8192 if device.type == "cuda" else 2048)
+    matmul = matmul_flops_per_second(device, compute_dtype(args.amp), default_matmul_size(device))
     rows = []
     for batch in args.batches:
         sr, gt = random_pair(batch, 224, device)
