@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from rqi_loss.networks.maniqa import channel_attention
+from rqi_loss.networks.channel_attention import channel_attention
 
 from common import base_parser, hardware, report, time_side_by_side
 

@@ -92,15 +92,15 @@ def count_flops(fn: Callable[[], object]) -> int:
 
     The counter has no formula for ``bmm(..., out_dtype=)``: while counting, the channel attention takes its
     upcast path (same matmul shapes, same FLOPs); the timed calls keep the fast path."""
-    from rqi_loss.networks import maniqa
+    from rqi_loss.networks import channel_attention as kernels
 
-    fast_path_check = maniqa._cuda_bmm_has_out_dtype
-    maniqa._cuda_bmm_has_out_dtype = lambda: False
+    fast_path_check = kernels._cuda_bmm_has_out_dtype
+    kernels._cuda_bmm_has_out_dtype = lambda: False
     try:
         with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
             fn()
     finally:
-        maniqa._cuda_bmm_has_out_dtype = fast_path_check
+        kernels._cuda_bmm_has_out_dtype = fast_path_check
     return counter.get_total_flops()
 
 

@@ -123,7 +123,7 @@ def test_half_channel_attention_matches_an_exact_computation(kernel):
     rounding (measured about 0.4-0.6% of the max value). Both the CUDA path (HalfChannelAttention: fp32
     logits and softmax, hand-written backward; it runs on the CPU too) and what the CPU runs. Both return the
     product transposed, (N, L, C) contiguous: MANIQA reads that memory as (N, C, L) without a copy."""
-    from rqi_loss.networks.maniqa import HalfChannelAttention, channel_attention
+    from rqi_loss.networks.channel_attention import HalfChannelAttention, channel_attention
 
     attention = HalfChannelAttention.apply if kernel == "cuda_kernel_on_cpu" else channel_attention
     inputs, grad_out, exact, exact_grads = _exact_channel_attention(torch.Generator().manual_seed(0))
@@ -139,7 +139,7 @@ def test_half_channel_attention_matches_an_exact_computation(kernel):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_full_precision_channel_attention_is_exact(dtype):
     """fp32/fp64 on the CPU: the transposed product and the gradients to fp rounding."""
-    from rqi_loss.networks.maniqa import channel_attention
+    from rqi_loss.networks.channel_attention import channel_attention
 
     inputs, grad_out, exact, exact_grads = _exact_channel_attention(torch.Generator().manual_seed(1))
     ours = [t.to(dtype).requires_grad_(True) for t in inputs]
@@ -149,3 +149,38 @@ def test_full_precision_channel_attention_is_exact(dtype):
     tolerance = 1e-5 if dtype == torch.float32 else 1e-12
     for got, want in [(out.transpose(1, 2), exact)] + [(t.grad, e) for t, e in zip(ours, exact_grads)]:
         torch.testing.assert_close(got.double(), want, rtol=0, atol=tolerance)
+
+
+def test_frozen_channel_attention_folds_the_key_projection_exactly(monkeypatch):
+    """Frozen q/k projections: one projection (Wk^T Wq) against the raw rows as keys, two L x L linears per call
+    instead of three; the block's output and input gradient equal the two-projection block's in float64.
+    Trainable projections and autocast keep both projections."""
+    import torch.nn.functional as F
+
+    from rqi_loss.networks.channel_attention import ChannelAttention
+
+    torch.manual_seed(0)
+    block = ChannelAttention(40, dropout=0.0).double().eval()
+    x = torch.randn(2, 48, 40, dtype=torch.float64)
+    grad_out = torch.randn(2, 48, 40, dtype=torch.float64)
+    linears = []
+    original_linear = F.linear
+    monkeypatch.setattr(F, "linear", lambda *args: linears.append(args[1].shape) or original_linear(*args))
+
+    def output_and_grad():
+        linears.clear()
+        inputs = x.clone().requires_grad_(True)
+        out = block(inputs)
+        out.backward(grad_out)
+        return out.detach(), inputs.grad, len(linears)
+
+    two_projections = output_and_grad()
+    block.requires_grad_(False)
+    folded = output_and_grad()
+    assert two_projections[2] == 3 and folded[2] == 2
+    for got, want in zip(folded[:2], two_projections[:2]):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    linears.clear()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        block.float()(x.float())
+    assert len(linears) == 3

@@ -7,16 +7,15 @@ trained network predicts MOS differences normalised to about [-1, 1]).
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .base import RQINetwork, at_least_float32, config_from_dict, config_to_dict
+from .channel_attention import ChannelAttention
 from .registry import register_architecture
 from .swin import SwinStage
 from .vit import ViTFeatures
@@ -56,104 +55,6 @@ class MANIQARQIConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "MANIQARQIConfig":
         return config_from_dict(cls, values, "MANIQA-RQI")
-
-
-_HALF = (torch.float16, torch.bfloat16)
-
-
-def channel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """MANIQA's channel attention on (N, C, L) q, k, v (a C x C attention matrix per sample), returned
-    transposed: (N, L, C) contiguous, (softmax(q k^T / sqrt(L)) v)^T. The reference reads that memory back as
-    (N, C, L) (``out.transpose(1, 2).reshape(N, C, L)``), which is then a view.
-
-    - fp16/bf16 (autocast) on CUDA: :class:`HalfChannelAttention` (fp32 logits and softmax, every matmul in half
-      precision on tensor cores) writes the transposed product directly: no layout copy.
-    - fp16/bf16 on the CPU: the step in fp32 (faster there than bf16 matmuls;
-      bench/results/cpu/channel_attention_bf16.json), then the transpose.
-    - fp32/fp64: ``scaled_dot_product_attention``, then the transpose. On the CPU, explicit fp32 matmuls were
-      tried and dropped: the loss step took 0.967x / 0.995x the SDPA step's time in two runs and its forward
-      1.007x / 1.043x, for 11% more peak memory (the C x C matrices kept for the backward;
-      bench/results/cpu/versus_revision_maniqa_b4*.json).
-    """
-    if q.dtype not in _HALF:
-        return F.scaled_dot_product_attention(q, k, v).transpose(1, 2).contiguous()
-    if q.is_cuda:
-        return HalfChannelAttention.apply(q, k, v)
-    with torch.autocast(q.device.type, enabled=False):
-        logits = torch.matmul(q.float(), k.float().transpose(1, 2)) * q.shape[-1] ** -0.5
-        out = torch.matmul(torch.softmax(logits, dim=-1), v.float())
-        return out.to(q.dtype).transpose(1, 2).contiguous()
-
-
-def _matmul_fp32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a @ b of half-precision batches with an fp32 result: cuBLAS' fp32 output where torch offers it (the
-    products are accumulated in fp32 either way), else the operands upcast."""
-    if a.is_cuda and _cuda_bmm_has_out_dtype():
-        return torch.bmm(a, b, out_dtype=torch.float32)
-    return torch.bmm(a.float(), b.float())
-
-
-@functools.cache
-def _cuda_bmm_has_out_dtype() -> bool:
-    try:
-        x = torch.zeros(1, 8, 8, device="cuda", dtype=torch.bfloat16)
-        return torch.bmm(x, x, out_dtype=torch.float32).dtype == torch.float32
-    except (TypeError, RuntimeError):
-        return False
-
-
-class HalfChannelAttention(torch.autograd.Function):
-    """Channel attention for fp16/bf16 q, k, v (N, C, L), output transposed as :func:`channel_attention`'s:
-    (N, L, C) = (P v)^T = v^T P^T, written directly by the matmul (cuBLAS takes transposed operands as they are).
-    fp32 logits S = q k^T / sqrt(L) (no overflow, no rounding of the logits), fp32 softmax P, P rounded to the
-    input dtype for the product with v (as flash attention does). The backward is written out (dP = dO v^T and
-    dS = P (dP - rowsum(dP P)) in fp32, the products with q, k, v in half precision) so that no C x C matrix is
-    stored in half precision and no fp32 matmul runs."""
-
-    @staticmethod
-    def forward(ctx, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(q.device.type, enabled=False):
-            scale = q.shape[-1] ** -0.5
-            probabilities = torch.softmax(_matmul_fp32(q, k.transpose(1, 2)) * scale, dim=-1)
-            out_transposed = torch.bmm(v.transpose(1, 2), probabilities.to(v.dtype).transpose(1, 2))
-        ctx.save_for_backward(q, k, v, probabilities)
-        return out_transposed
-
-    @staticmethod
-    def backward(ctx, grad_out_transposed: torch.Tensor):
-        q, k, v, probabilities = ctx.saved_tensors
-        with torch.autocast(q.device.type, enabled=False):
-            grad_out = grad_out_transposed.to(v.dtype).transpose(1, 2)  # dO (N, C, L), a view
-            scale = q.shape[-1] ** -0.5
-            grad_v = torch.bmm(probabilities.to(v.dtype).transpose(1, 2), grad_out)
-            grad_p = _matmul_fp32(grad_out, v.transpose(1, 2))
-            grad_logits = probabilities * (grad_p - (grad_p * probabilities).sum(dim=-1, keepdim=True))
-            grad_logits = (grad_logits * scale).to(q.dtype)
-            grad_q = torch.bmm(grad_logits, k)
-            grad_k = torch.bmm(grad_logits.transpose(1, 2), q)
-        return grad_q, grad_k, grad_v
-
-
-class ChannelAttention(nn.Module):
-    """MANIQA's transposed attention block on (N, C, L): attention between channels, L-dim projections.
-
-    The output keeps the reference layout step (the product transposed and read back as (N, C, L)) so trained
-    weights give the published scores; :func:`channel_attention` returns the transposed product, so that step is
-    a view here.
-    """
-
-    def __init__(self, length: int, dropout: float) -> None:
-        super().__init__()
-        self.c_q = nn.Linear(length, length)
-        self.c_k = nn.Linear(length, length)
-        self.c_v = nn.Linear(length, length)
-        self.proj_drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, channels, length = x.shape
-        out = channel_attention(self.c_q(x), self.c_k(x), self.c_v(x))  # (N, L, C) contiguous
-        out = out.view(n, channels, length)
-        return self.proj_drop(out) + x
 
 
 def score_head(width: int, dropout: float, gate: bool) -> nn.Sequential:
