@@ -114,13 +114,18 @@ def default_matmul_size(device: torch.device) -> int:
     return 8192 if device.type == "cuda" else 2048
 
 
-def matmul_flops_per_second(device: torch.device, dtype: torch.dtype, size: int, repeats: int = 5) -> float:
-    """Measured dense matmul throughput of this machine (the practical limit the loss step is compared to)."""
+def matmul_flops_per_second(
+    device: torch.device, dtype: torch.dtype, size: int | tuple[int, int, int], batch: int = 0, repeats: int = 5
+) -> float:
+    """Measured throughput of an (m, k) @ (k, n) matmul on this machine (``size`` m, k, n; one int: square),
+    batched (bmm) when ``batch`` > 0: the practical limit the loss step is compared to."""
+    m, k, n = (size, size, size) if isinstance(size, int) else size
+    leading = (batch,) if batch else ()
     g = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
-    b = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
+    a = torch.randn(*leading, m, k, generator=g).to(device=device, dtype=dtype)
+    b = torch.randn(*leading, k, n, generator=g).to(device=device, dtype=dtype)
     seconds = time_side_by_side({"mm": lambda: a @ b}, device, repeats=repeats, warmup=2)["mm"]
-    return 2 * size**3 / seconds
+    return 2 * max(batch, 1) * m * k * n / seconds
 
 
 @contextmanager

@@ -56,9 +56,9 @@ def summarize(folder: Path) -> list[str]:
         flops = _load(folder, name)
         for row in (flops or {}).get("results", []):
             mfu = f", {row['mfu_vs_nominal_peak']:.1%} of the nominal bf16 peak" if "mfu_vs_nominal_peak" in row else ""
-            compiled = ", compiled" if flops.get("compiled") else ""
+            mode = row.get("mode") or ("compiled" if flops.get("compiled") else "eager")  # early files: no modes
             lines.append(
-                f"| loss step FLOP/s, {flops.get('amp') or 'fp32'}{compiled}, batch {row['batch']} | "
+                f"| loss step FLOP/s, {flops.get('amp') or 'fp32'}, {mode}, batch {row['batch']} | "
                 f"{row['achieved_tflops']:.2f} TFLOP/s = {row['fraction_of_measured_matmul']:.1%} of measured "
                 f"{flops['matmul']['dtype'].replace('torch.', '')} matmul{mfu} |"
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import pickle
@@ -40,9 +41,11 @@ def tiny_zoo_name():
 
 
 def _scores(network):
+    """Scores of a fixed pair through a frozen copy: loaded networks come frozen, and a frozen MANIQA-RQI folds
+    its key projections (the same function, rounded differently), so both sides are compared frozen."""
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        return network(x, x.flip(0))
+        return copy.deepcopy(network).requires_grad_(False)(x, x.flip(0))
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".pth", ".safetensors"])

@@ -6,6 +6,7 @@ imported; proxies are unset and nothing can reach the real Hub.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -32,9 +33,11 @@ def pickle_bytes(state: dict) -> bytes:
 
 
 def expected_score(network) -> float:
+    """The score of a fixed pair through a frozen copy of ``network``: downloaded networks come frozen, and a
+    frozen MANIQA-RQI folds its key projections (the same function, rounded differently)."""
     sr, gt = fixed_pair(network.input_size)
     with torch.no_grad():
-        return network(sr, gt).item()
+        return copy.deepcopy(network).requires_grad_(False)(sr, gt).item()
 
 
 def tiny_record(
