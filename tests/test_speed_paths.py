@@ -159,10 +159,12 @@ def test_frozen_channel_attention_folds_the_key_projection_exactly(monkeypatch):
 
     from rqi_loss.networks.channel_attention import ChannelAttention
 
-    torch.manual_seed(0)
-    block = ChannelAttention(40, dropout=0.0).double().eval()
-    x = torch.randn(2, 48, 40, dtype=torch.float64)
-    grad_out = torch.randn(2, 48, 40, dtype=torch.float64)
+    with torch.random.fork_rng(devices=[]):  # the block's initialisation draws from the global generator
+        torch.manual_seed(0)
+        block = ChannelAttention(40, dropout=0.0).double().eval()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 48, 40, generator=g, dtype=torch.float64)
+    grad_out = torch.randn(2, 48, 40, generator=g, dtype=torch.float64)
     linears = []
     original_linear = F.linear
     monkeypatch.setattr(F, "linear", lambda *args: linears.append(args[1].shape) or original_linear(*args))
