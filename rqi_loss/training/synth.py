@@ -73,15 +73,33 @@ def _save_png(img: np.ndarray, path: Path) -> None:
     Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)).save(path)
 
 
+LOCK_FILE = ".generating.lock"
+
+
 def make_kadid_synth(root: str | os.PathLike, spec: SynthSpec = SynthSpec()) -> Path:
     """Generate the set under ``root`` (idempotent: an existing complete table made with the same ``spec`` is
-    reused; one made with another spec raises a ValueError); returns the table."""
+    reused; one made with another spec raises a ValueError); returns the table.
+
+    Safe to call from several processes at once (every torchrun rank, two runs sharing ``data.root``): a file
+    lock in ``root`` lets one process generate while the others wait, then they read the finished table."""
+    from filelock import FileLock
+
     root = Path(root)
     table = root / TABLE_FILE
     if table.is_file():
         _check_spec(root, spec)
         return table
     root.mkdir(parents=True, exist_ok=True)
+    with FileLock(root / LOCK_FILE):
+        if table.is_file():  # another process generated it while this one waited
+            _check_spec(root, spec)
+            return table
+        _generate(root, table, spec)
+    return table
+
+
+def _generate(root: Path, table: Path, spec: SynthSpec) -> None:
+    """Write every image, then the spec and the table (the table last: its presence means the set is whole)."""
     labels = kadid_mean_mos()
     rng = np.random.default_rng(spec.seed)
     rows = []
@@ -115,7 +133,6 @@ def make_kadid_synth(root: str | os.PathLike, spec: SynthSpec = SynthSpec()) -> 
     os.replace(spec_staging, root / SPEC_FILE)
     os.replace(staging, table)  # the table appears only once every image is written
     logger.info("KADID-synth: %d images in %d scenes under %s", len(rows), len({r[0] for r in rows}), root)
-    return table
 
 
 def _spec_record(spec: SynthSpec) -> dict:
