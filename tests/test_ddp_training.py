@@ -7,7 +7,9 @@ import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
@@ -21,8 +23,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _train(config_path, output, ranks: int) -> subprocess.CompletedProcess:
-    cli = ["-m", "rqi_loss.training.cli", str(config_path), "--output", str(output), "--quiet"]
+PROBE = Path(__file__).with_name("ddp_training_probe.py")
+
+
+def _train(config_path, output, ranks: int, probe_dir: Path | None = None) -> subprocess.CompletedProcess:
+    """rqi-train on ``ranks`` processes; with ``probe_dir``, through tests/ddp_training_probe.py, which writes
+    each rank's probe record there."""
+    cli = ["-m", "rqi_loss.training.cli"] if probe_dir is None else [str(PROBE), str(probe_dir)]
+    cli += [str(config_path), "--output", str(output), "--quiet"]
     launcher = ["-m", "torch.distributed.run", f"--nproc_per_node={ranks}", f"--master_port={_free_port()}"]
     command = [sys.executable, *(launcher if ranks > 1 else []), *cli]
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -54,3 +62,28 @@ def test_the_global_batch_must_split_over_the_ranks(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(values))
     result = _train(tmp_path / "config.yaml", tmp_path / "out", 2)
     assert result.returncode != 0 and "must be a multiple of the 2 ranks" in result.stderr
+
+
+def test_each_rank_scores_its_share_draws_its_own_randomness_and_the_loss_is_reduced(tmp_path):
+    """Probed runs (tests/ddp_training_probe.py), one process and two gloo ranks, with dropout: each rank scores
+    half of the validation pairs (not all of them), rank 0 starts from the random state one process starts from
+    (the config's seed) and rank 1 from its own, and the history's training loss is the mean over both ranks'
+    batches, not rank 0's alone."""
+    values = tiny_config_values(_tiny_dataset(tmp_path), "probe", batch_size=16, pairs_per_epoch=64, threads=1)
+    values["optim"].update(epochs=2, val_pairs=50)
+    values["network"]["dropout"] = 0.2
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(values))
+    for name, ranks in (("one", 1), ("two", 2)):
+        (tmp_path / f"probe_{name}").mkdir()
+        done = _train(tmp_path / "config.yaml", tmp_path / name, ranks, probe_dir=tmp_path / f"probe_{name}")
+        assert done.returncode == 0, done.stderr[-2000:]
+    (one,) = [json.loads((tmp_path / "probe_one" / "rank0.json").read_text())]
+    ranks = [json.loads((tmp_path / "probe_two" / f"rank{k}.json").read_text()) for k in range(2)]
+    assert [r["pairs_scored"] for r in ranks] == [one["pairs_scored"] // 2] * 2  # 3 validations of 50 pairs
+    assert ranks[0]["rng_at_epoch_start"][0] == one["rng_at_epoch_start"][0]  # later, half the dropout masks
+    assert not set(ranks[1]["rng_at_epoch_start"]) & set(ranks[0]["rng_at_epoch_start"])
+    history = json.loads((tmp_path / "two" / "history.json").read_text())["history"]
+    for epoch, record in enumerate(history[1:]):
+        both = (ranks[0]["epoch_losses"][epoch] + ranks[1]["epoch_losses"][epoch]) / 2
+        assert record["train_loss"] == pytest.approx(both, rel=1e-9)
+        assert record["train_loss"] != pytest.approx(ranks[0]["epoch_losses"][epoch], rel=1e-6)

@@ -106,7 +106,8 @@ def test_killed_twice_and_resumed_gives_the_uninterrupted_weights(tmp_path):
     assert final.returncode == 0, final.stderr
     assert "member 2, after epoch" in final.stderr
     # it went on from there: no epoch 0 (a member's fresh start) or 1 (done before the kill) was trained again
-    assert " epoch 0: " not in final.stderr and " epoch 1: " not in final.stderr and " epoch 5: " in final.stderr
+    assert " epoch 0 (untrained baseline): " not in final.stderr
+    assert " epoch 1: " not in final.stderr and " epoch 5: " in final.stderr
     whole, pieces = ((path / "model.safetensors").read_bytes() for path in (tmp_path / "whole", interrupted))
     assert whole == pieces
     assert not (interrupted / STATE).exists()  # a finished run leaves no state behind
@@ -142,6 +143,7 @@ def test_killed_and_resumed_under_torchrun(tmp_path):
     final = subprocess.run(command(interrupted, "--resume"), capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr[-2000:]
     assert "from member 1, after epoch" in final.stderr
-    assert final.stderr.count(" epoch 0: ") == 1  # member 2 starts afresh; member 1 goes on where it was
+    # member 2 starts afresh; member 1 goes on where it was
+    assert final.stderr.count(" epoch 0 (untrained baseline): ") == 1
     whole, pieces = ((path / "model.safetensors").read_bytes() for path in (tmp_path / "whole", interrupted))
     assert whole == pieces

@@ -4,11 +4,18 @@ processes at once, a diverged run stopped early, stale temporaries of killed wri
 from __future__ import annotations
 
 import csv
+import math
 import multiprocessing
+import subprocess
+import sys
 
+import yaml
 from PIL import Image
 
+from rqi_loss.training import parse_config, train
 from rqi_loss.training.synth import SynthSpec, make_kadid_synth
+
+from test_training import _tiny_dataset, tiny_config_values
 
 SMALL_SPEC = SynthSpec(scenes_per_source=1, sources=("chelsea",))
 
@@ -42,3 +49,31 @@ def test_kadid_synth_generated_by_three_processes_at_once(tmp_path):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 1 + 25 * 5  # one scene: its reference and every (type, level)
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_diverged_run_stops_at_the_first_nan_validation_loss(tmp_path):
+    """A learning rate that blows the weights up: the run stops after the first epoch with a NaN validation loss,
+    with a one-line error and exit code 3, and exports nothing (the resumable state is saved only at the end of an
+    epoch whose loss is finite: here there was none)."""
+    values = tiny_config_values(_tiny_dataset(tmp_path), "diverges", epochs=3, lr=1e30, threads=1)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(values))
+    output = tmp_path / "run"
+    command = [sys.executable, "-m", "rqi_loss.training.cli", str(config), "--output", str(output), "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 3, result.stderr[-2000:]
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("rqi-train: error: the validation loss after epoch 1 (training loss")
+    assert "is nan" in error and "the run diverged" in error and "lower optim.lr" in error
+    assert " epoch 2" not in result.stderr and not (output / "model.safetensors").exists()
+    assert not (output / "training_state.pt").exists()
+
+
+def test_the_untrained_baseline_is_labelled_and_stores_no_nan(tmp_path):
+    values = tiny_config_values(_tiny_dataset(tmp_path), "baseline", threads=1)
+    summary = train(parse_config(values), tmp_path / "run", progress=False)
+    baseline, first = summary["history"][:2]
+    assert baseline["epoch"] == 0 and "train_loss" not in baseline and math.isfinite(baseline["val_loss"])
+    assert math.isfinite(first["train_loss"])
+    stored = (tmp_path / "run" / "history.json").read_text()
+    assert "NaN" not in stored and "nan" not in stored.lower()

@@ -1,5 +1,6 @@
 """``rqi-train CONFIG [KEY=VALUE ...] --output DIR [--resume]``: train an RQI network from a YAML/TOML config (see
-examples/train/). Exit codes: 0 trained; 2 a bad config, override, table or weight file (one line on stderr)."""
+examples/train/). Exit codes: 0 trained; 2 a bad config, override, table or weight file; 3 the run diverged (its
+validation loss became NaN or infinite: stopped at that epoch, nothing exported). Errors are one line on stderr."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from pathlib import Path
 
 from ..errors import WeightsError
 from .config import load_config
+from .fit import TrainingDiverged
 from .tables import TrainingDataError
 from .trainer import train
 
 EXIT_USAGE = 2  # a bad config or table: a one-line error, no traceback
+EXIT_DIVERGED = 3  # the validation loss became NaN or infinite: the run stopped, nothing exported
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainingDataError, WeightsError) as error:  # bad data or weights, found before the first step
         print(f"rqi-train: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except TrainingDiverged as error:
+        print(f"rqi-train: error: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
     if main_rank:
         print(json.dumps({k: v for k, v in summary["best"].items()}, indent=2))
     return 0

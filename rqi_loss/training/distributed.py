@@ -37,6 +37,29 @@ class Ranks:
     def distributed(self) -> bool:
         return self.world > 1
 
+    def seed(self, seed: int) -> int:
+        """This rank's seed for its own random draws (dropout masks, adversarial random starts): ``seed`` itself
+        on rank 0 (as one process), a distinct seed derived from (seed, rank) on each other rank."""
+        if self.rank == 0:
+            return seed
+        return int(np.random.SeedSequence([seed, self.rank]).generate_state(1, np.uint64)[0] >> 1)
+
+    def mean(self, value: float, device: torch.device) -> float:
+        """The mean of ``value`` over the ranks (``value`` itself in one process); a collective."""
+        if not self.distributed:
+            return value
+        total = torch.tensor([value], dtype=torch.float64, device=device)
+        dist.all_reduce(total)
+        return total.item() / self.world
+
+    def gather(self, value: object) -> list:
+        """Every rank's ``value``, in rank order (``[value]`` in one process); a collective."""
+        if not self.distributed:
+            return [value]
+        gathered: list = [None] * self.world
+        dist.all_gather_object(gathered, value)
+        return gathered
+
     def shard(self, order: torch.Tensor, batch_size: int) -> torch.Tensor:
         """This rank's slice of every global batch of ``order`` (its length a multiple of ``batch_size``)."""
         if not self.distributed:
@@ -77,8 +100,7 @@ def sharded(predict: Callable[..., np.ndarray], ranks: Ranks) -> Callable[..., n
     def predict_sharded(network, rows, pairs: torch.Tensor, **kwargs) -> np.ndarray:
         mine = torch.arange(ranks.rank, len(pairs), ranks.world)
         local = predict(network, rows, pairs[mine], **kwargs)
-        gathered: list = [None] * ranks.world
-        dist.all_gather_object(gathered, local)
+        gathered = ranks.gather(local)
         result = np.empty(len(pairs), dtype=local.dtype)
         for rank, values in enumerate(gathered):
             result[rank :: ranks.world] = values

@@ -34,6 +34,25 @@ from .validation import Validator
 logger = logging.getLogger(__name__)
 
 
+class TrainingDiverged(RuntimeError):
+    """The validation loss of a run became NaN or infinite: the weights diverged. ``rqi-train`` stops at that
+    epoch with a one-line error (exit code 3) instead of training on to an export that has no best epoch."""
+
+
+def check_finite(record: dict[str, Any], seed: int) -> None:
+    """Raise :class:`TrainingDiverged` when an epoch's validation loss is not finite."""
+    if math.isfinite(record["val_loss"]):
+        return
+    epoch = record["epoch"]
+    trained = f" (training loss {record['train_loss']:.4g})" if "train_loss" in record else ""
+    where = f"after epoch {epoch}{trained}" if epoch else "of the untrained network (epoch 0)"
+    raise TrainingDiverged(
+        f"the validation loss {where} is {record['val_loss']} for the member with seed {seed}: the run diverged "
+        "and was stopped; nothing was exported. Start it again with a lower optim.lr, a longer "
+        "optim.warmup_steps or optim.bf16: false"
+    )
+
+
 @dataclass
 class MemberRun:
     """One trained network: its seed, best weights (CPU), best validation record and per-epoch history."""
@@ -144,6 +163,7 @@ def fit(
     torch.manual_seed(seed)
     steps_per_epoch = max(1, optim.pairs_per_epoch // (optim.batch_size * optim.accumulate))  # optimiser steps
     learner = make_learner(config, network_config, initial_state, device, steps_per_epoch * optim.epochs, ranks)
+    torch.manual_seed(ranks.seed(seed))  # the same initial weights everywhere; each rank's own dropout and noise
     images, pairs, labels = recipe_pairs(config, train_rows, mos_range, labelled)
     crop = optim.crop_size or learner.network.input_size
     dataset = PairDataset(
@@ -155,11 +175,12 @@ def fit(
         *(config.name, config.recipe, seed, *sizes, device),
     )
     if resume_from is None:
-        history, best, state, start = [validate(learner.judged, 0, float("nan"))], {"val_loss": float("inf")}, {}, 0
+        history, best, state, start = [validate(learner.judged, 0, None)], {"val_loss": float("inf")}, {}, 0
+        check_finite(history[0], seed)
     else:
         learner.restore(resume_from)
         history, best, state, start = (resume_from[k] for k in ("history", "best", "state", "epoch"))
-        restore_random_states(resume_from["random"])
+        restore_random_states(resume_from["random"], ranks)
     for epoch in range(start, optim.epochs):
         dataset.set_epoch(epoch)
         order = epoch_order(len(dataset), steps_per_epoch * optim.batch_size * optim.accumulate, seed * 7919 + epoch)
@@ -167,13 +188,15 @@ def fit(
         shown = progress and ranks.main
         progress_bar = tqdm(loader, desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not shown, leave=False)
         losses = train_epoch(learner, progress_bar, optim, device)
-        record = validate(learner.judged, epoch + 1, float(np.mean(losses)))
+        record = validate(learner.judged, epoch + 1, ranks.mean(float(np.mean(losses)), device))
+        check_finite(record, seed)  # before the state is saved: a resume starts from the last finite epoch
         history.append(record)
         if record["val_loss"] < best["val_loss"]:
             best = record
             state = copy.deepcopy({k: v.cpu() for k, v in learner.judged.state_dict().items()})
         if on_epoch_end is not None:
-            kept = {"epoch": epoch + 1, "history": history, "best": best, "state": state, "random": random_states()}
+            randomness = ranks.gather(random_states())  # every rank's own states, restored rank by rank
+            kept = {"epoch": epoch + 1, "history": history, "best": best, "state": state, "random": randomness}
             on_epoch_end({**kept, **learner.snapshot()})
     return MemberRun(seed=seed, state=state, best=best, history=history)
 

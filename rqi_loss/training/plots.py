@@ -33,7 +33,7 @@ def plot_history(
         suffix = f" ({labels[n] if labels else f'member {n + 1}'})" if len(histories) > 1 else ""
         epochs = [h["epoch"] for h in history]
         for colour, key in enumerate(("train_loss", "val_loss")):
-            points = [(h["epoch"], h[key]) for h in history if h[key] == h[key]]  # epoch 0 has no train loss
+            points = [(h["epoch"], h[key]) for h in history if key in h]  # the baseline (epoch 0) was not trained
             left.plot(*zip(*points), style, color=f"C{colour}", marker="o", markersize=3, label=key + suffix)
         for colour, key in enumerate(_METRICS):
             if key in history[0]:

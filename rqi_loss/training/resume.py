@@ -19,6 +19,7 @@ import torch
 
 from ..atomic import atomic_write
 from .config import TrainConfig
+from .distributed import Ranks
 from .tables import TrainingDataError
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,21 @@ def random_states() -> dict[str, Any]:
     return states
 
 
-def restore_random_states(states: dict[str, Any]) -> None:
+def restore_random_states(saved: list[dict[str, Any]] | dict[str, Any], ranks: Ranks = Ranks()) -> None:
+    """Restore this rank's states from ``saved``: one entry of :func:`random_states` per rank (a single dict,
+    as runs saved before rqi_loss 0.3, is rank 0's). Resumed on another number of ranks, a rank without a saved
+    state keeps its fresh seed, with a warning (the run is then not bit-identical to an uninterrupted one)."""
+    saved = [saved] if isinstance(saved, dict) else list(saved)
+    if len(saved) != ranks.world:
+        logger.warning(
+            "resuming on %d rank(s) a run saved by %d: the random-number states of ranks beyond the saved ones are "
+            "drawn afresh, so the result will differ from an uninterrupted run",
+            ranks.world,
+            len(saved),
+        )
+    if ranks.rank >= len(saved):
+        return
+    states = saved[ranks.rank]
     torch.set_rng_state(states["cpu"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])

@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 
 class Validator:
     """The held-out side of a run, shared by all its members: ``validator(network, epoch, train_loss)`` gives
-    and logs an epoch's validation record; :meth:`measure` gives the recipe's own Huber loss (``val_loss``)
+    and logs an epoch's validation record (``train_loss`` None: the untrained baseline, epoch 0, stored without
+    one); :meth:`measure` gives the recipe's own Huber loss (``val_loss``)
     and the metrics of :func:`validation_metrics`."""
 
     def __init__(
@@ -40,10 +41,12 @@ class Validator:
             own_rows, own_pairs, own_labels = recipe_pairs(config, val_rows, mos_range)
             self.own = (own_rows, *subsample_pairs(own_pairs, own_labels, config.optim.val_pairs, config.seed + 1))
 
-    def __call__(self, network: torch.nn.Module, epoch: int, train_loss: float) -> dict[str, float]:
-        record = {"epoch": epoch, "train_loss": train_loss, **self.measure(network)}
+    def __call__(self, network: torch.nn.Module, epoch: int, train_loss: float | None) -> dict[str, float]:
+        trained = {} if train_loss is None else {"train_loss": train_loss}
+        record = {"epoch": epoch, **trained, **self.measure(network)}
         if self.ranks.main:
-            logger.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
+            label = f"epoch {epoch}" + (" (untrained baseline)" if train_loss is None else "")
+            logger.info("%s: %s", label, ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
         return record
 
     def measure(self, network: torch.nn.Module) -> dict[str, float]:
