@@ -39,10 +39,10 @@ def _check_folder_matches(folder: Path, record: PretrainedModel, expected: dict)
 
 
 def _record_weights(
-    record: PretrainedModel, checkpoint_path: str | os.PathLike | None, config: dict
+    record: PretrainedModel, checkpoint_path: str | os.PathLike | None, config: dict, options: HubOptions
 ) -> tuple[dict, str]:
-    """(state dict, description of its source) for a zoo record, from ``checkpoint_path`` or the record's source.
-    ``config``: the config of the network built for ``record``."""
+    """(state dict, description of its source) for a zoo record, from ``checkpoint_path`` or the record's source
+    (a Hub record fetched with ``options``). ``config``: the config of the network built for ``record``."""
     if checkpoint_path is not None:
         path = Path(checkpoint_path)
         if path.is_dir():
@@ -63,7 +63,7 @@ def _record_weights(
                 f"model {record.name!r}: package data {path} does not match its sha256; reinstall rqi_loss"
             )
         return read_state_file(path), f"package data {record.package_folder}"
-    path = hub_file(record.name, record.repo_id, record.filename, record.revision, record.sha256)
+    path = hub_file(record.name, record.repo_id, record.filename, record.revision, record.sha256, options)
     return read_state_file(path), f"{record.repo_id}@{record.revision}/{record.filename}"
 
 
@@ -114,15 +114,15 @@ def create_network(
         pretrained: ``False`` gives random weights (tests, training from scratch).
         checkpoint_path: a local ``.pt``/``.pth``/``.safetensors`` file or Hub-layout folder to load instead of
             downloading (for machines without internet).
-        cache_dir, local_files_only, token: for 'hf-hub:' names, as huggingface_hub's (see
-            :class:`rqi_loss.hub.HubOptions`).
+        cache_dir, local_files_only, token: for whatever comes from the Hub ('hf-hub:' names and zoo names whose
+            weights are on the Hub), as huggingface_hub's (see :class:`rqi_loss.hub.HubOptions`).
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a model name string; got {type(name).__name__}")
+    options = HubOptions(cache_dir=cache_dir, local_files_only=local_files_only, token=token)
     if name.startswith(HUB_PREFIX):
         if checkpoint_path is not None:
             raise ValueError(f"model {name!r}: pass either an 'hf-hub:' name or checkpoint_path, not both")
-        options = HubOptions(cache_dir=cache_dir, local_files_only=local_files_only, token=token)
         network = _network_from_folder(_hub_folder(name, options), source=name)
     elif Path(name).is_dir() and (Path(name) / CONFIG_FILE).is_file():
         network = _network_from_folder(Path(name), source=name)
@@ -130,7 +130,7 @@ def create_network(
         record = get_model_record(name)
         network = build_network(record.architecture, dict(record.config))
         if pretrained or checkpoint_path is not None:
-            state, source = _record_weights(record, checkpoint_path, network.config)
+            state, source = _record_weights(record, checkpoint_path, network.config, options)
             load_network_state(network, state, source=source)
             logger.info("loaded %s weights from %s", name, source)
     return network.requires_grad_(False).eval()

@@ -16,22 +16,22 @@ from pathlib import Path
 
 import torch
 
+from .cache_digests import (
+    blob_digest,
+    file_digest,
+    hash_file,
+    record_digest,
+    recorded_digest,
+    snapshot_commit,
+)
 from .errors import ChecksumError, WeightsError
 
 logger = logging.getLogger(__name__)
 
 
-def _hash_file(path: str | os.PathLike, digest) -> str:
-    """Hex digest of a file fed to ``digest`` (a hashlib object) in 1 MiB chunks."""
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def file_sha256(path: str | os.PathLike) -> str:
     """Hex sha256 of a file."""
-    return _hash_file(path, hashlib.sha256())
+    return hash_file(path, hashlib.sha256())
 
 
 def _is_transport_error(exc: BaseException) -> bool:
@@ -88,68 +88,119 @@ def _discard_cached(path: str) -> None:
             pass
 
 
-def _download(repo_id: str, filename: str, revision: str, *, force: bool = False) -> str:
+@dataclass(frozen=True)
+class HubOptions:
+    """How Hub files are fetched, as huggingface_hub's own options: ``cache_dir`` (default: HF_HUB_CACHE),
+    ``local_files_only`` (the cache only, no request), ``token`` (private repos; default: the logged-in one)."""
+
+    cache_dir: str | os.PathLike | None = None
+    local_files_only: bool = False
+    token: str | bool | None = None
+
+    @property
+    def offline(self) -> bool:
+        """True when no request may be made: ``local_files_only``, or HF_HUB_OFFLINE set."""
+        from huggingface_hub import constants
+
+        return self.local_files_only or constants.HF_HUB_OFFLINE
+
+
+def _download(repo_id: str, filename: str, revision: str, options: HubOptions, *, model: str) -> str:
+    """``hf_hub_download`` with ``options``; its errors translated into a :class:`WeightsError`."""
     from huggingface_hub import hf_hub_download
 
-    return hf_hub_download(
-        repo_id,
-        filename,
-        revision=revision,
-        force_download=force,
-        library_name="rqi_loss",
-    )
-
-
-def _fetch_verified(model: str, repo_id: str, filename: str, revision: str, sha256: str | None) -> str:
     try:
-        path = _download(repo_id, filename, revision)
-        if sha256 is None or file_sha256(path) == sha256:
-            return path
-        logger.warning(
-            "sha256 of %s from %s@%s does not match the pin; downloading it again", filename, repo_id, revision
+        return hf_hub_download(
+            repo_id,
+            filename,
+            revision=revision,
+            cache_dir=options.cache_dir,
+            local_files_only=options.local_files_only,
+            token=options.token,
+            library_name="rqi_loss",
         )
-        path = _download(repo_id, filename, revision, force=True)
     except Exception as exc:  # translated into an actionable error, original chained
         raise _explain(exc, model=model, repo_id=repo_id, filename=filename, revision=revision) from exc
+
+
+def _fetch_pinned(model: str, repo_id: str, filename: str, revision: str, sha256: str, options: HubOptions) -> str:
+    """The cached file, checked against its pin ``sha256``. A mismatch removes the cached copy and downloads it
+    once more (online), or says what to do (offline); a second mismatch raises :class:`ChecksumError`."""
+    where = f"{filename!r} of Hub repo {repo_id!r}@{revision!r}"
+    path = _download(repo_id, filename, revision, options, model=model)
+    actual = file_sha256(path)
+    if actual == sha256:
+        return path
+    _discard_cached(path)
+    if options.offline:
+        raise ChecksumError(
+            f"model {model!r}: the cached {where} is corrupt: sha256 {actual} instead of the pinned {sha256}. The "
+            "cached copy was removed; nothing was loaded. This process is offline (HF_HUB_OFFLINE or "
+            "local_files_only): download the file again with network access, or check a copy's sha256 and pass "
+            "checkpoint_path="
+        )
+    logger.warning("sha256 of %s does not match the pin; the cached copy was removed, downloading it again", where)
+    path = _download(repo_id, filename, revision, options, model=model)
     actual = file_sha256(path)
     if actual != sha256:
         _discard_cached(path)
         raise ChecksumError(
-            f"model {model!r}: {filename!r} from Hub repo {repo_id!r}@{revision!r} is corrupt: sha256 {actual} "
-            f"instead of the pinned {sha256}, twice. The cached copy was removed; nothing was loaded. Retry later, "
-            "or fetch the file on another machine, check its sha256 and pass checkpoint_path="
+            f"model {model!r}: {where} is corrupt: sha256 {actual} instead of the pinned {sha256}, twice. The "
+            "cached copy was removed; nothing was loaded. Retry later, or fetch the file on another machine, check "
+            "its sha256 and pass checkpoint_path="
         )
     return path
 
 
-def _cache_digest(path: str | os.PathLike) -> tuple[str, str] | None:
-    """(algorithm, hex digest) that a file in the Hub cache must have, read from the name of its blob:
-    huggingface_hub stores a file as ``blobs/<etag>``, the sha256 for LFS files and the git blob sha1 for
-    the others. None for a file outside the cache's blob layout."""
-    blob = Path(os.path.realpath(path))
-    if blob.parent.name != "blobs":
+def _hub_etag(repo_id: str, filename: str, commit: str, options: HubOptions) -> str | None:
+    """The etag the Hub gives for ``filename`` at ``commit`` (one HEAD request); None offline or on failure."""
+    if options.offline:
         return None
-    name = blob.name
-    if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
-        return "sha256", name
-    if len(name) == 40 and all(c in "0123456789abcdef" for c in name):
-        return "git-sha1", name
-    return None
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    try:
+        return get_hf_file_metadata(hf_hub_url(repo_id, filename, revision=commit), token=options.token).etag
+    except Exception as exc:  # the file was just fetched; a failed HEAD leaves it unverified, said below
+        logger.debug("no etag for %s of %s@%s: %s", filename, repo_id, commit, exc)
+        return None
 
 
-def _git_blob_sha1(path: str | os.PathLike) -> str:
-    """Git's blob id of a file: sha1 of 'blob <size>\\0' followed by the content."""
-    return _hash_file(path, hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode()))
+def expected_digest(
+    path: str | os.PathLike, repo_id: str, filename: str, options: HubOptions | None = None
+) -> tuple[str, str] | None:
+    """(algorithm, digest) the cached ``path`` of ``filename`` must have: its blob's name (a cache with symlinks),
+    else the digest recorded for it, else the Hub's etag, asked for now and recorded (a cache without symlinks,
+    right after its download). None when none can be had (a copied cache without records, offline)."""
+    found = blob_digest(path) or recorded_digest(path, filename)
+    if found is not None:
+        return found
+    commit = snapshot_commit(path, filename)
+    etag = _hub_etag(repo_id, filename, commit, options or HubOptions()) if commit is not None else None
+    return record_digest(path, filename, etag) if etag is not None else None
 
 
-def verify_cached_file(path: str | os.PathLike, *, model: str, repo_id: str, filename: str, revision: str) -> None:
-    """Check a file of the Hub cache against the digest the Hub gave when it was downloaded (its etag), so a
-    file corrupted after download is refused; raises :class:`ChecksumError` saying how to download it again."""
-    expected = _cache_digest(path)
+def verify_cached_file(
+    path: str | os.PathLike,
+    *,
+    model: str,
+    repo_id: str,
+    filename: str,
+    revision: str,
+    options: HubOptions | None = None,
+) -> None:
+    """Check a file of the Hub cache against the digest the Hub gave for it (:func:`expected_digest`), so a file
+    corrupted after download is refused; raises :class:`ChecksumError` saying how to download it again. A file
+    whose digest cannot be had is loaded with a warning."""
+    expected = expected_digest(path, repo_id, filename, options)
     if expected is None:
+        logger.warning(
+            "model %r: cannot verify the cached %s of %s@%s: the cache keeps no symlinks and no digest was recorded "
+            "when it was downloaded (a copied cache?); load it once with network access to record one",
+            *(model, filename, repo_id, revision),
+        )
         return
     algorithm, digest = expected
-    actual = file_sha256(path) if algorithm == "sha256" else _git_blob_sha1(path)
+    actual = file_digest(path, algorithm)
     if actual != digest:
         raise ChecksumError(
             f"model {model!r}: the cached {filename!r} of Hub repo {repo_id!r}@{revision!r} is corrupt: its "
@@ -159,28 +210,28 @@ def verify_cached_file(path: str | os.PathLike, *, model: str, repo_id: str, fil
         )
 
 
-def hub_file(model: str, repo_id: str, filename: str, revision: str, sha256: str | None = None) -> Path:
+def hub_file(
+    model: str,
+    repo_id: str,
+    filename: str,
+    revision: str,
+    sha256: str | None = None,
+    options: HubOptions | None = None,
+) -> Path:
     """Local path of ``filename`` from ``repo_id`` at ``revision``, downloaded and verified if needed.
 
     Every call checks the file against its pinned ``sha256`` or, unpinned, against the digest the Hub gave
-    at download. No collective runs here: any subset of ranks may call it (huggingface_hub's file lock lets
-    one process download a file while the others wait for it; :func:`rqi_loss.prefetch` is the collective
-    form). A cached file at a pinned 40-hex revision needs no network at all. Raises :class:`WeightsError`.
+    at download (:func:`verify_cached_file`). No collective runs here: any subset of ranks may call it
+    (huggingface_hub's file lock lets one process download a file while the others wait for it;
+    :func:`rqi_loss.prefetch` is the collective form). A cached file at a pinned 40-hex revision needs no
+    network at all. ``options``: cache folder, cache only, token. Raises :class:`WeightsError`.
     """
-    path = _fetch_verified(model, repo_id, filename, revision, sha256)
-    if sha256 is None:
-        verify_cached_file(path, model=model, repo_id=repo_id, filename=filename, revision=revision)
+    options = options or HubOptions()
+    if sha256 is not None:
+        return Path(_fetch_pinned(model, repo_id, filename, revision, sha256.lower(), options))
+    path = _download(repo_id, filename, revision, options, model=model)
+    verify_cached_file(path, model=model, repo_id=repo_id, filename=filename, revision=revision, options=options)
     return Path(path)
-
-
-@dataclass(frozen=True)
-class HubOptions:
-    """How 'hf-hub:' names are fetched, as huggingface_hub's own options: ``cache_dir`` (default: HF_HUB_CACHE),
-    ``local_files_only`` (the cache only, no request), ``token`` (private repos; default: the logged-in one)."""
-
-    cache_dir: str | os.PathLike | None = None
-    local_files_only: bool = False
-    token: str | bool | None = None
 
 
 def hub_snapshot(
@@ -211,7 +262,7 @@ def hub_snapshot(
                 f"model {model!r}: Hub repo {repo_id!r}@{revision!r} has no {filename!r}; an rqi_loss network "
                 f"folder holds {', '.join(filenames)} (publish one with push_to_hub or save_pretrained)"
             )
-        verify_cached_file(path, model=model, repo_id=repo_id, filename=filename, revision=revision)
+        verify_cached_file(path, model=model, repo_id=repo_id, filename=filename, revision=revision, options=options)
     return Path(folder)
 
 

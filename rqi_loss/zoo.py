@@ -65,11 +65,24 @@ class PretrainedModel:
                 f"model {self.name!r}: a package record names its package_folder and no Hub fields; got "
                 f"package_folder={self.package_folder!r}, {hub_fields}"
             )
+        if self.sha256 is not None:
+            if not isinstance(self.sha256, str) or not _is_hex(self.sha256, 64):
+                raise ValueError(
+                    f"model {self.name!r}: sha256 must be 64 hexadecimal digits (as sha256sum prints); got "
+                    f"{self.sha256!r}"
+                )
+            object.__setattr__(self, "sha256", self.sha256.lower())  # Windows' certutil prints upper case
+        if _is_hex(self.revision, 40):
+            object.__setattr__(self, "revision", self.revision.lower())  # a commit pin, in git's spelling
 
     @property
     def pinned(self) -> bool:
         """True when ``revision`` is a 40-hex commit (cached files then need no network at all)."""
-        return len(self.revision) == 40 and all(c in "0123456789abcdef" for c in self.revision)
+        return _is_hex(self.revision, 40)
+
+
+def _is_hex(text: str, length: int) -> bool:
+    return len(text) == length and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 _PAPER = "Bridging the Perception Gap in Image Super-Resolution Evaluation. CVPR 2026. arXiv:2503.13074"

@@ -213,24 +213,76 @@ def test_prefetch_is_a_collective_that_downloads_once(hub, hf_env, tiny_weights)
     assert gets.count("GET") == 1 and gets[:2] == ["HEAD", "GET"]  # rank 0 first; the others only checked
 
 
+@pytest.mark.parametrize("cache", ["symlinks", "no symlinks"])
 @pytest.mark.parametrize("damage", ["tensor_byte", "truncated"])
-def test_unpinned_cache_file_corrupted_after_download_is_refused(hub, hf_env, tiny_weights, tmp_path, damage):
-    """No sha256 pin (as maniqa-pipal today): the file is checked against the digest the Hub gave at download
-    (the cache keeps LFS files under their sha256) on every load."""
+def test_unpinned_cache_file_corrupted_after_download_is_refused(hub, hf_env, tiny_weights, tmp_path, damage, cache):
+    """No sha256 pin (as maniqa-pipal today): the file is checked on every load against the digest the Hub gave
+    at download: the name of its blob in a cache with symlinks; in a cache without them
+    (HF_HUB_DISABLE_SYMLINKS=1, Windows without developer mode), the digest recorded at the first load. The
+    corrupted file is loaded offline, so the check cannot ask the Hub again."""
     _, data, _ = tiny_weights
     hub.add_commit(REPO, {"rqi_weights.pt": data})
-    assert run_client(hf_env, register=tiny_record(), action="loss", name="tiny-test")["ok"]
-    (blob,) = (tmp_path / "hf_cache").rglob("blobs/*")
-    content = bytearray(blob.read_bytes())
+    env = {**hf_env, "HF_HUB_DISABLE_SYMLINKS": "1"} if cache == "no symlinks" else hf_env
+    assert run_client(env, register=tiny_record(), action="loss", name="tiny-test")["ok"]
+    (cached,) = (tmp_path / "hf_cache").rglob("snapshots/*/rqi_weights.pt")
+    assert cached.is_symlink() == (cache == "symlinks")
+    stored = cached.resolve()
+    content = bytearray(stored.read_bytes())
     if damage == "tensor_byte":
         content[len(content) // 2] ^= 0x01  # inside a tensor's storage: torch.load alone would not notice
     else:
         content = content[: len(content) // 2]
-    blob.write_bytes(bytes(content))
-    result = run_client(hf_env, register=tiny_record(), action="loss", name="tiny-test")
+    stored.write_bytes(bytes(content))
+    result = run_client({**env, "HF_HUB_OFFLINE": "1"}, register=tiny_record(), action="loss", name="tiny-test")
     assert result["type"] == "ChecksumError", result
     assert "is corrupt" in result["message"] and "--force-download" in result["message"]
-    assert str(blob) in result["message"]
+    assert str(stored) in result["message"]
+
+
+def test_zoo_names_take_the_hub_options(hub, hf_env, tiny_weights, tmp_path):
+    """cache_dir, local_files_only and token reach the download of a zoo name's weights, as for hf-hub: names."""
+    network, data, _ = tiny_weights
+    hub.add_commit(REPO, {"rqi_weights.pt": data})
+    elsewhere = tmp_path / "elsewhere"
+    only_cache = dict(cache_dir=str(elsewhere), local_files_only=True)
+    missing = run_client(hf_env, register=tiny_record(), action="create", name="tiny-test", kwargs=only_cache)
+    assert missing["type"] == "WeightsError" and "not in the local Hub cache" in missing["message"]
+    assert hub.log == []  # local_files_only: no request
+    kwargs = dict(cache_dir=str(elsewhere), token="hf_test_token")
+    fetched = run_client(hf_env, register=tiny_record(), action="create", name="tiny-test", kwargs=kwargs)
+    assert fetched["score"] == pytest.approx(expected_score(network), abs=1e-6)
+    assert list(elsewhere.rglob("rqi_weights.pt")) and not list((tmp_path / "hf_cache").rglob("rqi_weights.pt"))
+    assert set(hub.read_authorizations) == {"Bearer hf_test_token"}
+    hub.log.clear()
+    cached = run_client(hf_env, register=tiny_record(), action="create", name="tiny-test", kwargs=only_cache)
+    assert cached == fetched and hub.log == []
+
+
+def test_corrupt_pinned_file_offline_is_removed_with_advice(hub, hf_env, tiny_weights, tmp_path):
+    """A pinned file corrupted in the cache, loaded offline: ChecksumError saying so (not huggingface_hub's
+    'force_download when offline'), and the corrupt copy removed."""
+    _, data, digest = tiny_weights
+    hub.add_commit(REPO, {"rqi_weights.pt": data})
+    assert run_client(hf_env, register=tiny_record(sha256=digest), action="loss", name="tiny-test")["ok"]
+    (blob,) = (tmp_path / "hf_cache").rglob("blobs/*")
+    content = bytearray(blob.read_bytes())
+    content[len(content) // 2] ^= 0x01
+    blob.write_bytes(bytes(content))
+    offline = {**hf_env, "HF_HUB_OFFLINE": "1"}
+    result = run_client(offline, register=tiny_record(sha256=digest), action="loss", name="tiny-test")
+    assert result["type"] == "ChecksumError", result
+    assert "is corrupt" in result["message"] and "The cached copy was removed" in result["message"]
+    assert "offline" in result["message"] and "force_download" not in result["message"]
+    assert not list((tmp_path / "hf_cache").rglob("blobs/*"))
+
+
+def test_upper_case_sha256_pin_matches_the_file(hub, hf_env, tiny_weights):
+    """A pin pasted as Windows prints it (upper case) is the same digest: one download, no 'corrupt' verdict."""
+    _, data, digest = tiny_weights
+    hub.add_commit(REPO, {"rqi_weights.pt": data})
+    result = run_client(hf_env, register=tiny_record(sha256=digest.upper()), action="loss", name="tiny-test")
+    assert result["ok"], result
+    assert hub.requests_for("rqi_weights.pt").count("GET") == 1
 
 
 def test_pin_printing_script(hub, hf_env, tiny_weights):
@@ -298,3 +350,13 @@ def test_cached_blob_is_checked_against_its_etag_name(tmp_path, algorithm):
     blob.write_bytes(data.replace(b"cnn", b"cnm"))
     with pytest.raises(ChecksumError, match=f"its {algorithm} is [0-9a-f]+, the Hub gave {digest}"):
         verify_cached_file(link, **where)
+
+
+def test_records_check_their_pins():
+    from rqi_loss.zoo import PretrainedModel
+
+    fields = {**tiny_record(), "revision": "A" * 40}
+    with pytest.raises(ValueError, match="sha256 must be 64 hexadecimal digits .* got 'abc'"):
+        PretrainedModel(**{**fields, "sha256": "abc"})
+    record = PretrainedModel(**{**fields, "sha256": "AB" * 32})
+    assert record.sha256 == "ab" * 32 and record.revision == "a" * 40 and record.pinned
