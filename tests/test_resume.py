@@ -3,6 +3,7 @@ member), then resumed, ends with weights bit-identical to an uninterrupted run (
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -91,25 +92,38 @@ def _kill_when(output, member: int, epoch: int, process: subprocess.Popen, *, gr
     raise AssertionError("no saved state appeared in time")
 
 
-def test_killed_twice_and_resumed_gives_the_uninterrupted_weights(tmp_path):
+def _run_record(output: Path) -> dict:
+    """history.json of a finished run without its wall-clock time: the histories, best records and split."""
+    summary = json.loads((output / "history.json").read_text())
+    summary.pop("seconds")
+    return summary
+
+
+def test_killed_twice_and_resumed_gives_the_uninterrupted_run(tmp_path):
+    """Killed inside member 1 before its best epoch and inside member 2 after its best epoch: the histories, best
+    records and exported best weights are those of the uninterrupted run."""
     config = _config(tmp_path)
     subprocess.run(_command(config, tmp_path / "whole"), check=True, capture_output=True, timeout=600)
+    whole_record = _run_record(tmp_path / "whole")
+    best_epochs = [member["best"]["epoch"] for member in whole_record["members"]]
+    assert best_epochs[0] > 2 and best_epochs[1] < 5, best_epochs  # the kill points fall before / after them
     interrupted = tmp_path / "interrupted"
     _kill_when(interrupted, 0, 2, subprocess.Popen(_command(config, interrupted), stderr=subprocess.DEVNULL))
     assert not (interrupted / "model.safetensors").exists()
     again = subprocess.run(_command(config, interrupted), capture_output=True, text=True, timeout=600)
     assert again.returncode == 2 and "pass --resume to continue it" in again.stderr  # no silent restart
     resumed = subprocess.Popen(_command(config, interrupted, "--resume"), stderr=subprocess.PIPE, text=True)
-    _kill_when(interrupted, 1, 1, resumed)
+    _kill_when(interrupted, 1, best_epochs[1], resumed)
     assert "from member 1, after epoch" in resumed.stderr.read()
     final = subprocess.run(_command(config, interrupted, "--resume"), capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr
     assert "member 2, after epoch" in final.stderr
     # it went on from there: no epoch 0 (a member's fresh start) or 1 (done before the kill) was trained again
     assert " epoch 0 (untrained baseline): " not in final.stderr
-    assert " epoch 1: " not in final.stderr and " epoch 5: " in final.stderr
+    assert f" epoch {best_epochs[1]}: " not in final.stderr and " epoch 5: " in final.stderr
     whole, pieces = ((path / "model.safetensors").read_bytes() for path in (tmp_path / "whole", interrupted))
     assert whole == pieces
+    assert _run_record(interrupted) == whole_record
     assert not (interrupted / STATE).exists()  # a finished run leaves no state behind
 
 

@@ -89,6 +89,17 @@ def test_split_seed_keeps_the_split_while_the_seed_changes():
     assert any(held_out(split_groups(rows, seed=s)) != held_out(split_groups(rows, seed=3)) for s in range(5, 10))
 
 
+def test_split_seed_also_fixes_the_validation_pairs():
+    """Runs of two seeds that share a split validate on the same sampled pairs, so their numbers compare."""
+    from rqi_loss.training.pairs import dense_validation_pairs
+
+    rows = _rows(scenes=10, per_scene=4, groups=[f"g{s // 2}" for s in range(10)])
+    base = {"name": "a", "architecture": "rqi_cnn", "data": {"table": "t", "split_seed": 3}, "optim": {"val_pairs": 30}}
+    pairs = {seed: dense_validation_pairs(parse_config({**base, "seed": seed}), rows, (1, 5)) for seed in (0, 1)}
+    assert len(pairs[0][0]) < 4 * 3 * 10  # a sample of the dense pairs, not all of them
+    assert torch.equal(pairs[0][0], pairs[1][0]) and torch.equal(pairs[0][1], pairs[1][1])
+
+
 def test_train_exclude_groups_drops_training_groups_but_keeps_the_split():
     from rqi_loss.training.rows import train_val_split
 

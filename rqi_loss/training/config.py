@@ -77,6 +77,12 @@ class TrainConfig:
     data: DataConfig = DataConfig()
     optim: OptimConfig = OptimConfig()
 
+    @property
+    def held_out_seed(self) -> int:
+        """The seed of the held-out side: the train/val split and the validation pairs sampled from it
+        (``data.split_seed``, default ``seed``), so runs of several seeds validate on the same pairs."""
+        return self.seed if self.data.split_seed is None else self.data.split_seed
+
 
 def _build(cls, values: dict[str, Any], where: str):
     names = {f.name for f in dataclasses.fields(cls)}

@@ -102,13 +102,14 @@ def dense_validation_pairs(
     labelled: LabelledPairs | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """((P, 2) pairs, (P,) labels): the held-out dense pairs validation scores (with ``labelled`` pairs, the
-    held-out labelled pairs), a seeded sample of ``count`` (default ``optim.val_pairs``) when there are more."""
+    held-out labelled pairs), a sample of ``count`` (default ``optim.val_pairs``) when there are more, seeded by
+    ``config.held_out_seed`` like the split it is drawn from."""
     count = config.optim.val_pairs if count is None else count
     if labelled is not None:
         _, pairs, labels = labelled_subset(labelled, val_rows)
-        return subsample_pairs(pairs, labels, count, config.seed + 2)
+        return subsample_pairs(pairs, labels, count, config.held_out_seed + 2)
     pairs = dense_pairs(val_rows)
-    return subsample_pairs(pairs, relative_labels(val_rows, pairs, mos_range), count, config.seed + 2)
+    return subsample_pairs(pairs, relative_labels(val_rows, pairs, mos_range), count, config.held_out_seed + 2)
 
 
 def subsample_pairs(

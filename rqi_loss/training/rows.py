@@ -50,11 +50,10 @@ def synth_table(data: DataConfig) -> Path:
 
 
 def train_val_split(config: TrainConfig, rows: list[ImageRow]) -> tuple[list[ImageRow], list[ImageRow]]:
-    """(train, val) rows: whole groups held out, seeded by ``data.split_seed`` (default: the config's seed), so
-    runs that differ only in ``seed`` can keep one split; then the groups in ``data.train_exclude_groups`` are
-    dropped from the training side (the split itself does not change)."""
-    seed = config.seed if config.data.split_seed is None else config.data.split_seed
-    train, val = split_groups(rows, val_fraction=config.data.val_fraction, seed=seed)
+    """(train, val) rows: whole groups held out, seeded by ``config.held_out_seed`` (``data.split_seed``, default:
+    the config's seed), so runs that differ only in ``seed`` can keep one split; then the groups in
+    ``data.train_exclude_groups`` are dropped from the training side (the split itself does not change)."""
+    train, val = split_groups(rows, val_fraction=config.data.val_fraction, seed=config.held_out_seed)
     excluded, groups = set(config.data.train_exclude_groups), {row.group for row in rows}
     unknown = sorted(excluded - groups)
     if unknown:

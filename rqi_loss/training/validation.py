@@ -39,7 +39,8 @@ class Validator:
         self.dense, self.dense_labels = dense_validation_pairs(config, val_rows, mos_range, labelled=labelled)
         if config.recipe == "traditional":  # the rqi recipe's own validation pairs are the dense ones
             own_rows, own_pairs, own_labels = recipe_pairs(config, val_rows, mos_range)
-            self.own = (own_rows, *subsample_pairs(own_pairs, own_labels, config.optim.val_pairs, config.seed + 1))
+            sample = subsample_pairs(own_pairs, own_labels, config.optim.val_pairs, config.held_out_seed + 1)
+            self.own = (own_rows, *sample)
 
     def __call__(self, network: torch.nn.Module, epoch: int, train_loss: float | None) -> dict[str, float]:
         trained = {} if train_loss is None else {"train_loss": train_loss}
