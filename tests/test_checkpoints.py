@@ -149,6 +149,38 @@ def test_interrupted_write_leaves_nothing_half_written(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]  # no staging folder, no half-made "fresh"
 
 
+KILLED_WRITER = """
+import os, signal, sys
+from rqi_loss.atomic import atomic_write
+with atomic_write(sys.argv[1]) as handle:
+    handle.write(b"x" * 4096)
+    handle.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_write_leaves_an_orphan_that_the_next_write_removes(tmp_path):
+    """SIGKILL inside atomic_write leaves its temporary (nothing can remove it then); the next write to the same
+    file removes it, while the temporary of a process still writing (this one) stays."""
+    import os
+    import subprocess
+    import sys
+
+    from rqi_loss.atomic import atomic_write
+
+    target = tmp_path / "training_state.pt"
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(target)], capture_output=True)
+    assert killed.returncode == -9
+    (orphan,) = tmp_path.glob(".training_state.pt.*.tmp")
+    assert not target.exists()
+    live = orphan.with_name(orphan.name.replace(orphan.name.split(".")[-3], str(os.getpid())))
+    live.write_bytes(b"a write in progress")
+    with atomic_write(target) as handle:
+        handle.write(b"state")
+    assert target.read_bytes() == b"state"
+    assert sorted(tmp_path.glob(".training_state.pt.*.tmp")) == [live]
+
+
 def test_convert_cli_tiny(tmp_path, tiny_zoo_name, capsys):
     network = make_tiny_network(seed=11)
     state = dict(network.state_dict())
