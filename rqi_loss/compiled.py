@@ -3,18 +3,25 @@
 The batch dimension is compiled static first and dynamic after the first change of batch size (torch.compile's
 automatic dynamic shapes), so changing batch sizes cost one recompilation, not one per size. A compilation
 that fails (no C++ compiler for inductor on the CPU, an unsupported platform) warns once and runs eager from
-then on; the scores are the eager ones.
+then on; the scores are the eager ones. The backward is compiled lazily, at the first ``backward()``, where no
+fallback could catch a failure: so the first call that needs a gradient first runs a trial forward and backward
+on copies of its inputs (once per function), and a failure there also means eager from then on.
+
+Copies (``copy.deepcopy``, pickling) compile their own network afresh; with ``mode="reduce-overhead"`` (CUDA
+graphs) every output is cloned out of the graph's static buffers, which the next replay overwrites.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils._pytree import tree_leaves, tree_map
+
+from .warnings_at_caller import warn_at_caller
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +55,17 @@ class CompiledJudge:
         self.network = network
         self.options = options
         self._compiled = {name: torch.compile(getattr(network, name), **options) for name in ("extract", "compare")}
+        self._backward_tried: set[str] = set()  # functions whose compiled backward ran once
         self.eager = False  # set once a compilation failed
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a copy keeps: the network (copied with its holder), the options and the eager flag; the compiled
+        functions are bound to this network and are made afresh for the copy's."""
+        return {"network": self.network, "options": self.options, "eager": self.eager}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["network"], state["options"])
+        self.eager = state["eager"]
 
     def __getattr__(self, name: str) -> Any:
         network = self.__dict__.get("network")
@@ -66,14 +83,36 @@ class CompiledJudge:
         if self.eager:
             return getattr(self.network, name)(*args)
         try:
-            return self._compiled[name](*args)
+            if name not in self._backward_tried and _needs_gradient(args):
+                self._try_backward(name, args)
+            result = self._compiled[name](*args)
         except Exception as error:  # compilation failed: eager decides whether the call itself is wrong
             result = getattr(self.network, name)(*args)
             self.eager = True
-            warnings.warn(
+            warn_at_caller(
                 f"compile={self.options or True}: torch.compile failed ({type(error).__name__}: "
                 f"{str(error).splitlines()[0] if str(error) else ''}); the judge runs eager from now on",
                 RuntimeWarning,
-                stacklevel=4,
             )
             return result
+        if self.options.get("mode") == "reduce-overhead":
+            result = tree_map(lambda x: x.clone() if isinstance(x, torch.Tensor) else x, result)
+        return result
+
+    def _try_backward(self, name: str, args: tuple) -> None:
+        """Run ``name`` compiled, forward and backward, on detached copies of ``args`` (their ``requires_grad``
+        kept), so that a backward that fails to compile fails here, where eager can take over."""
+        copies = tree_map(lambda x: x.detach().clone().requires_grad_(x.requires_grad) if _is_tensor(x) else x, args)
+        leaves = [x for x in tree_leaves(copies) if _is_tensor(x) and x.requires_grad]
+        outputs = [x for x in tree_leaves(self._compiled[name](*copies)) if _is_tensor(x) and x.requires_grad]
+        torch.autograd.grad(outputs, leaves, [torch.ones_like(x) for x in outputs], allow_unused=True)
+        self._backward_tried.add(name)
+
+
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor)
+
+
+def _needs_gradient(args: tuple) -> bool:
+    """True when the call will build an autograd graph (grad mode on and an input that requires grad)."""
+    return torch.is_grad_enabled() and any(_is_tensor(x) and x.requires_grad for x in tree_leaves(args))

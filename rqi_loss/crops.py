@@ -8,10 +8,11 @@ Every random position in the package (the loss's crops, the metric's multi-scale
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 import torch.nn.functional as F
+
+from .warnings_at_caller import warn_at_caller
 
 CROP_MODES = ("random", "grid", "center")
 
@@ -66,11 +67,9 @@ def resize_to_min_side(sr: torch.Tensor, gt: torch.Tensor, size: int) -> tuple[t
         return sr, gt
     scale = size / min(height, width)
     target = (max(size, round(height * scale)), max(size, round(width * scale)))
-    warnings.warn(
+    warn_at_caller(
         f"inputs with a side below the network's input size {size} are resized (bilinear, both images alike) "
-        "so the short side is that size; pass larger images to avoid it",
-        UserWarning,
-        stacklevel=3,
+        "so the short side is that size; pass larger images to avoid it"
     )
     resize = lambda t: F.interpolate(t, size=target, mode="bilinear", align_corners=False, antialias=True)  # noqa: E731
     return resize(sr), resize(gt)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import torch
+
+from .warnings_at_caller import warn_at_caller
 
 
 def _check_one(name: str, x: object) -> torch.Tensor:
@@ -104,11 +105,9 @@ def check_pair_values(sr: torch.Tensor, gt: torch.Tensor) -> PairRange:
     return seen
 
 
-def warn_sr_outside(stacklevel: int = 4) -> None:
-    """The warning for an sr beyond [-0.5, 1.5]: scored as it is."""
-    warnings.warn(
+def warn_sr_outside() -> None:
+    """The warning for an sr beyond [-0.5, 1.5]: scored as it is (pointing at the caller's line)."""
+    warn_at_caller(
         "sr has values far outside [0, 1] (beyond [-0.5, 1.5]); they are scored as they are, as an unclamped "
-        "network output. If sr is not meant to be [0, 1] data, rescale it",
-        UserWarning,
-        stacklevel=stacklevel,
+        "network output. If sr is not meant to be [0, 1] data, rescale it"
     )

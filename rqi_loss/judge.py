@@ -46,14 +46,20 @@ class FrozenJudge(nn.Module):
         compile: bool | str | dict | None = False,
     ) -> None:
         check_amp(amp)  # options are checked before any weights are loaded
-        options = compile_options(compile)
+        compile_options(compile)
         super().__init__()
-        network = frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
+        self.amp = amp
+        self.compile_setting = compile  # not ``compile``: that is nn.Module.compile(), which still works
+        # how to build the judge again (to_empty() of a holder made on the meta device); None for a given module
+        self._judge_source = (model, pretrained, checkpoint_path) if isinstance(model, str) else None
+        self._hold(frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path))
+        self._register_load_state_dict_pre_hook(_drop_saved_judge, with_module=True)
+
+    def _hold(self, network: nn.Module) -> None:
+        """Keep ``network`` as the judge (outside the module tree) and its scorer (compiled when asked)."""
+        options = compile_options(self.compile_setting)
         object.__setattr__(self, "_judge", network)
         object.__setattr__(self, "_scorer", CompiledJudge(network, options) if options is not None else network)
-        self.amp = amp
-        self.compile = compile
-        self._register_load_state_dict_pre_hook(_drop_saved_judge, with_module=True)
 
     @property
     def network(self) -> nn.Module:
@@ -72,6 +78,24 @@ class FrozenJudge(nn.Module):
     def _apply(self, fn, recurse: bool = True):
         super()._apply(fn, recurse)
         self._judge._apply(fn)
+        return self
+
+    def to_empty(self, *, device: torch.device | str | None, recurse: bool = True):
+        """``nn.Module.to_empty`` for this module's own tensors; the judge, which no state dict holds, moves to
+        ``device`` with its weights, or is built again from its name when it was made on the meta device."""
+        nn.Module._apply(self, lambda t: torch.empty_like(t, device=device), recurse)
+        if not any(t.is_meta for t in self._judge.state_dict().values()):
+            self._judge.to(device)
+            return self
+        if self._judge_source is None:
+            raise ValueError(
+                "to_empty(): this module's judge was given as a module made on the meta device, so its weights exist "
+                "nowhere; pass the judge built on a real device, or a zoo name (the judge is then built again)"
+            )
+        model, pretrained, checkpoint_path = self._judge_source
+        with torch.device("cpu"):
+            rebuilt = frozen_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
+        self._hold(rebuilt.to(device))
         return self
 
     def extra_repr(self) -> str:

@@ -152,7 +152,7 @@ class RQILoss(FrozenJudge):
             seen = check_pair_values(*check_pair_placement(sr, gt, self.network))
             if seen.sr_outside and not self._warned_sr_outside:
                 self._warned_sr_outside = True
-                warn_sr_outside(stacklevel=5)  # past nn.Module.__call__ to the caller
+                warn_sr_outside()
         with self.judge_autocast(device):
             value = rqi_loss(
                 sr,

@@ -163,6 +163,25 @@ register(
 )
 
 
+class UnknownModelError(KeyError):
+    """A model name that is not in the zoo. ``name``: what was asked for; ``available``: the zoo's names. Its
+    message names the Python keyword for local weights; a command-line tool names its own option instead."""
+
+    def __init__(self, name: str, available: list[str]) -> None:
+        super().__init__(name)
+        self.name, self.available = name, available
+
+    def __str__(self) -> str:  # KeyError would print the message inside quotes
+        return self.explain("pass checkpoint_path= to a local checkpoint")
+
+    def explain(self, local_weights: str) -> str:
+        """The message with ``local_weights`` saying how to give local weights, e.g. "give --checkpoint FILE"."""
+        return (
+            f"unknown model {self.name!r}; available: {', '.join(self.available)}; or {local_weights}, or an "
+            "'hf-hub:org/repo' name"
+        )
+
+
 def list_models() -> list[str]:
     """Names of the registered pretrained networks, sorted."""
     return sorted(_REGISTRY)
@@ -173,7 +192,4 @@ def get_model_record(name: str) -> PretrainedModel:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(
-            f"unknown model {name!r}; available: {', '.join(list_models())}; "
-            "or pass checkpoint_path= to a local checkpoint, or an 'hf-hub:org/repo' name"
-        ) from None
+        raise UnknownModelError(name, list_models()) from None

@@ -138,6 +138,27 @@ def test_compile_option_with_inductor_on_cuda(tiny_cuda_network, mode):
     torch._dynamo.reset()
 
 
+def test_metric_with_cuda_graphs_keeps_every_chunk_and_both_directions(tiny_cuda_network):
+    """compile="reduce-overhead": RQIMetric sends the protocol's crops through the judge in several chunks, and an
+    antisymmetric loss calls compare twice; outputs of a CUDA-graph replay live in static buffers that the next
+    replay overwrites, so the compiled judge clones them. The scores equal eager's."""
+    from rqi_loss import RQIMetric
+
+    torch._dynamo.reset()
+    sr, gt = (t[:, :, :96, :96] for t in _pair())
+    eager = RQIMetric(tiny_cuda_network, protocol="official", batch_size=3, device="cuda")
+    graphs = RQIMetric(tiny_cuda_network, protocol="official", batch_size=3, device="cuda", compile="reduce-overhead")
+    for _ in range(2):
+        torch.testing.assert_close(graphs(sr, gt), eager(sr, gt), rtol=1e-3, atol=1e-4)
+    assert not graphs.scorer.eager
+    both = dict(crop="grid", antisymmetric=True, reduction="none", check_inputs=False)
+    with torch.no_grad():
+        want = RQILoss(tiny_cuda_network, **both)(sr, gt)
+        got = RQILoss(tiny_cuda_network, compile="reduce-overhead", **both)(sr, gt)
+    torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-4)
+    torch._dynamo.reset()
+
+
 def test_no_host_device_sync_on_the_hot_path(full_network):
     """With the finite-input check off, a loss step (forward + backward) never waits for the GPU."""
     sr, gt = _pair()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from rqi_loss import RQILoss
+
+from conftest import make_tiny_network
 
 
 @pytest.fixture
@@ -152,3 +155,25 @@ def test_network_on_other_device(tiny_network):
     loss = RQILoss(tiny_network)
     with pytest.raises(ValueError, match=r"inputs are on meta but the RQI network is on cpu; call .to\('meta'\)"):
         loss(torch.rand(1, 3, 32, 32, device="meta"), torch.rand(1, 3, 32, 32, device="meta"))
+
+
+def test_warnings_point_at_the_callers_line():
+    """Each of the package's warnings names the line that called it, not a line of rqi_loss or torch: through
+    the loss module (nn.Module.__call__ in between), the functional form, the metric and a deprecated keyword."""
+    import rqi_loss
+    from rqi_loss.functional import rqi_score
+
+    network = make_tiny_network()
+    small = torch.rand(1, 3, 16, 16)
+    calls = {
+        "sr outside [0, 1]": lambda: rqi_loss.RQILoss(network, crop="center")(small * 4, small),
+        "small images": lambda: rqi_score(small, small, network, crop="center"),
+        "metric": lambda: rqi_loss.RQIMetric(network, protocol="single-scale")(small, small),
+        "deprecated keyword": lambda: rqi_loss.RQILoss(network, checkpoint=True),
+    }
+    for name, call in calls.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert caught, name
+        assert {Path(w.filename).name for w in caught} == {Path(__file__).name}, (name, [w.filename for w in caught])

@@ -93,6 +93,7 @@ def test_create_network_random_is_frozen_and_eval():
 
 
 def test_unknown_model_lists_available():
-    with pytest.raises(KeyError, match="unknown model 'maniqa-pipa'; available: .*maniqa-pipal"):
+    with pytest.raises(KeyError, match="unknown model 'maniqa-pipa'; available: .*maniqa-pipal") as raised:
         create_network("maniqa-pipa")
+    assert str(raised.value).startswith("unknown model") and "checkpoint_path=" in str(raised.value)
     assert "maniqa-pipal" in list_models()

@@ -130,6 +130,9 @@ def test_usage_errors_exit_2_with_a_message(folders, caplog, make_args, message)
     extra = [] if "--model" in argv else ["--model", "tiny-kadid-synth"]
     assert main(argv + extra + ["--quiet"]) == 2
     assert message in caplog.text
+    if message == "unknown model":  # the command's own options, no Python keyword, no quotes around the message
+        assert "--checkpoint FILE" in caplog.text and "checkpoint_path" not in caplog.text
+        assert '"unknown' not in caplog.text and "'unknown" not in caplog.text
 
 
 def test_console_entry_point_exit_code(folders):
@@ -139,6 +142,21 @@ def test_console_entry_point_exit_code(folders):
     args = [str(folders / "blurred"), str(folders / "nowhere"), "--model", "tiny-kadid-synth", "--quiet"]
     done = subprocess.run(command + args, capture_output=True, text=True)
     assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+def test_warnings_are_one_log_line_above_the_progress_bar(tmp_path):
+    """A warning while the bar runs (images below the network's input size) is one WARNING line of its own: no
+    source line of the package, nothing printed into the bar's line."""
+    for i, scene in enumerate(_scenes(2)):
+        _write(tmp_path / "gt" / f"img{i}.png", scene[:64, :64])
+        _write(tmp_path / "blurred" / f"img{i}.png", _blurred(scene)[:64, :64])
+    command = [sys.executable, "-m", "rqi_loss.metric.cli", str(tmp_path / "blurred"), str(tmp_path / "gt")]
+    done = subprocess.run(command + ["--model", "tiny-kadid-synth", "--device", "cpu"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.replace("\r", "\n").splitlines()
+    warning = [line for line in lines if "inputs with a side below" in line]
+    assert warning and all(line.startswith("WARNING UserWarning: inputs with a side below") for line in warning)
+    assert not [line for line in lines if "warn_at_caller(" in line or ".py:" in line]
 
 
 # Image reading ------------------------------------------------------------------------------------------------

@@ -17,7 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from ..amp import AMP_MODES
+from ..console import console_output
 from ..images import DEFAULT_MAX_PIXELS, ImageReadError, read_image
+from ..zoo import UnknownModelError
 from .classical import ClassicalMetric, crop_border, parse_metric_names
 from .pairing import MethodPairs, PairingError, collect_images, match_method, method_names
 from .protocol import PROTOCOLS
@@ -207,7 +209,11 @@ def _new_report(
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    with console_output():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     problem = _usage_problem(args)
     if problem is not None:
         logger.error("%s", problem)
@@ -228,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         metric = _build_metric(args)
+    except UnknownModelError as error:
+        local = "give local weights with --checkpoint FILE and --model naming their zoo network"
+        logger.error("%s", error.explain(local))
+        return EXIT_USAGE
     except (KeyError, ValueError, TypeError, OSError, RuntimeError) as error:
         logger.error("cannot load model %r: %s", args.model, error)
         return EXIT_USAGE

@@ -71,6 +71,7 @@ class RQINetwork(nn.Module):
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise ValueError(f"mean and std need 3 values each, std > 0; got mean={list(mean)}, std={list(std)}")
         self.input_size = int(input_size)
+        self.normalisation = (tuple(map(float, mean)), tuple(map(float, std)))  # as given: readable on any device
         # Not persistent: normalisation is configuration, not a weight, and keeps checkpoint keys unchanged.
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)

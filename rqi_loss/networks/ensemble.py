@@ -56,7 +56,7 @@ class RQIEnsemble(RQINetwork):
         sizes = [net.input_size for net in nets]
         if len(set(sizes)) > 1:
             raise ValueError(f"ensemble members must take one input size; their configs give {sizes}")
-        super().__init__(first.input_size, first.mean.flatten().tolist(), first.std.flatten().tolist())
+        super().__init__(first.input_size, *first.normalisation)
         self.higher_is_better = first.higher_is_better
         self.member_architecture = architecture
         self.member_config = copy.deepcopy(dict(config))

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..console import console_output
 from ..errors import WeightsError
 from .config import load_config
 from .fit import TrainingDiverged
@@ -37,9 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, the other ranks log warnings only
-    logging.basicConfig(
-        level=logging.INFO if main_rank else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    level, fmt = logging.INFO if main_rank else logging.WARNING, "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    with console_output(level, fmt):
+        return _run(args, main_rank)
+
+
+def _run(args: argparse.Namespace, main_rank: bool) -> int:
     try:
         config = load_config(args.config, args.overrides)
     except (OSError, ValueError, TypeError, KeyError) as error:
