@@ -4,8 +4,10 @@
     torchrun --nproc-per-node 2 examples/evaluate_ranks.py        # two (gloo on the CPU, nccl on GPUs)
 
 It scores the "blur" folder against "gt" of the folders that examples/rank_methods.py writes (made here when
-missing) with the embedded network, and prints one JSON line on rank 0: every image's score and the mean,
-the same whatever the number of processes.
+missing) with the embedded network, and prints one JSON line on rank 0: the protocol, every image's score and
+the mean, the same whatever the number of processes. The protocol is "single-scale" (one grid of crops at full
+size), so its scores differ from rqi-score's table of the same folders, which uses the paper's multi-scale
+"official" protocol (rank_methods.py prints that one).
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         dist.barrier()  # the folders exist before any rank reads them
     dataset = FolderPairs(args.out / "blur", args.out / "gt")
     sampler = DistributedSampler(dataset, shuffle=False) if distributed else None
-    metric = RQIMetric("tiny-kadid-synth", protocol="single-scale", device="cpu")
+    protocol = "single-scale"
+    metric = RQIMetric("tiny-kadid-synth", protocol=protocol, device="cpu")
     for sr, gt, indices in DataLoader(dataset, batch_size=2, sampler=sampler):
         metric.update(sr, gt, indices=indices)
     indices, scores = metric.per_image()  # collective: every rank calls it
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "processes": dist.get_world_size() if distributed else 1,
+                    "protocol": protocol,
                     "mean": round(mean.item(), 6),
                     "scores": per_image,
                 }

@@ -18,8 +18,7 @@ def _check_one(name: str, x: object) -> torch.Tensor:
         )
     if x.ndim != 4:
         raise ValueError(
-            f"{name} must have 4 dimensions (N, 3, H, W); got shape {tuple(x.shape)}. "
-            f"For a single image use {name}.unsqueeze(0)"
+            f"{name} must have 4 dimensions (N, 3, H, W); got shape {tuple(x.shape)}. {_batch_hint(name, x)}"
         )
     if not x.is_floating_point():
         raise TypeError(
@@ -31,6 +30,17 @@ def _check_one(name: str, x: object) -> torch.Tensor:
             "Channels-last arrays need .permute(0, 3, 1, 2)"
         )
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+def _batch_hint(name: str, x: torch.Tensor) -> str:
+    """How to make a (N, C, H, W) batch of a tensor with another number of dimensions."""
+    if x.ndim == 3 and x.shape[-1] in (1, 3) and x.shape[0] not in (1, 3):
+        return f"It looks like one channels-last (H, W, C) image: use {name}.permute(2, 0, 1).unsqueeze(0)"
+    if x.ndim == 3:
+        return f"For a single (C, H, W) image use {name}.unsqueeze(0)"
+    if x.ndim == 2:
+        return f"For a single grey (H, W) image use {name}[None, None]"
+    return "Pass a batch of images, (N, 3, H, W)"
 
 
 def check_image_pair(sr: object, gt: object, *, check_values: bool = True) -> tuple[torch.Tensor, torch.Tensor]:

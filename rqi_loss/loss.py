@@ -49,8 +49,9 @@ class RQILoss(FrozenJudge):
             failed compilation warns once and runs eager. The network itself is left as it is.
         checkpoint: deprecated name of ``recompute`` (DeprecationWarning; removed in 0.3.0).
 
-    Shapes: ``sr``, ``gt`` (N, 3, H, W), gt in [0, 1], sr any finite values, H, W >= the network's input size
-    (224); optional ``weight`` (N,). Returns a 0-dim float32 tensor ("mean"/"sum") or (N,) ("none").
+    Shapes: ``sr``, ``gt`` (N, 3, H, W), gt in [0, 1], sr any finite values, H, W >= the network's
+    ``input_size`` (224 for maniqa-pipal, 128 for tiny-kadid-synth; smaller images are upscaled with a warning);
+    optional ``weight`` (N,). Returns a 0-dim float32 tensor ("mean"/"sum") or (N,) ("none").
     """
 
     higher_is_better = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -177,3 +178,22 @@ def test_warnings_point_at_the_callers_line():
             call()
         assert caught, name
         assert {Path(w.filename).name for w in caught} == {Path(__file__).name}, (name, [w.filename for w in caught])
+
+
+@pytest.mark.parametrize(
+    "shape, hint",
+    [
+        ((256, 256, 3), "use sr.permute(2, 0, 1).unsqueeze(0)"),
+        ((3, 256, 256), "use sr.unsqueeze(0)"),
+        ((256, 256), "use sr[None, None]"),
+    ],
+    ids=["HWC", "CHW", "HW"],
+)
+def test_a_single_image_gets_the_fix_that_works(loss, shape, hint):
+    """The hint for an image without a batch dimension works when followed: a channels-last image is told to
+    permute first (unsqueeze alone would give a second error)."""
+    sr = torch.rand(*shape)
+    with pytest.raises(ValueError, match=re.escape(hint)):
+        loss(sr, sr)
+    fixed = eval(hint.removeprefix("use "), {"sr": sr})  # the suggested expression, as written
+    loss(fixed.expand(1, 3, -1, -1), fixed.expand(1, 3, -1, -1))

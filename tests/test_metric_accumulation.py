@@ -78,4 +78,5 @@ def test_torchrun_example_gives_the_one_process_result(tmp_path):
     assert ranks.returncode == 0, ranks.stderr[-2000:]
     one, two = (json.loads(run.stdout.strip().splitlines()[-1]) for run in (alone, ranks))
     assert (one["processes"], two["processes"]) == (1, 2) and len(one["scores"]) == 5
+    assert one["protocol"] == two["protocol"] == "single-scale"  # said, as rqi-score's table uses "official"
     assert two["scores"] == one["scores"] and two["mean"] == one["mean"]
