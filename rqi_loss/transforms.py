@@ -64,11 +64,25 @@ def as_transforms(value: bool | PairTransforms | Mapping | None) -> PairTransfor
             raise ValueError(f"transforms got unknown key(s) {unknown}; valid keys: {sorted(known)}")
         values = dict(value)
         if "scale" in values:
-            values["scale"] = tuple(float(v) for v in values["scale"])
+            values["scale"] = tuple(_number(v, "scale") for v in values["scale"])
+        if "noise" in values:
+            values["noise"] = _number(values["noise"], "noise")
+        if "dihedral" in values and not isinstance(values["dihedral"], bool):
+            raise ValueError(f"transforms dihedral must be true or false; got {values['dihedral']!r}")
         return PairTransforms(**values)
     raise ValueError(
         f"transforms must be True, False, a rqi_loss.PairTransforms or a mapping of its fields; got {value!r}"
     )
+
+
+def _number(value: object, key: str) -> float:
+    """A number of a transforms mapping; YAML reads ``1e-2`` as the string "1e-2", which is taken as the number."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"transforms {key} must be a number (e.g. 0.01); got {value!r}") from None
 
 
 def rescale_pair(

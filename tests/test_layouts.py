@@ -162,6 +162,12 @@ BAD_LINES = [  # (layout, file rewritten, its new text, the error expected)
 WRITERS = {"kadid10k": write_kadid10k, "pipal": write_pipal, "tid2013": write_tid2013, "pieapp": write_pieapp}
 
 
+def test_a_trailing_blank_line_in_a_pieapp_label_file_is_skipped(tmp_path):
+    label_file = write_pieapp(tmp_path) / "labels" / "train" / "ref_01_pairwise_labels.csv"
+    label_file.write_text(label_file.read_text() + "\n\n")
+    assert read_pieapp(tmp_path).pairs.shape == (3 * SCENES, 2)
+
+
 @pytest.mark.parametrize("layout, file, text, message", BAD_LINES)
 def test_bad_lines_are_named_by_file_and_line(tmp_path, layout, file, text, message):
     readers = {"kadid10k": read_kadid10k, "pipal": read_pipal, "tid2013": read_tid2013, "pieapp": read_pieapp}

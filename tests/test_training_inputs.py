@@ -4,6 +4,7 @@ the table and its images checked before the first step, and the console script's
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,10 +69,55 @@ def test_wrong_types_name_key_value_and_type(section, values, message):
         parse_config(config)
 
 
+@pytest.mark.parametrize(
+    "data, ignored",
+    [
+        ({"table": "t.csv", "reference_mos": 5}, "['reference_mos'] are not read with data.format: csv"),
+        ({"table": "t.csv", "root": "/data"}, "['root'] are not read with data.format: csv"),
+        ({"format": "pipal", "root": "/d", "table": "t.csv"}, "['table'] are not read with data.format: pipal"),
+        ({"format": "kadid10k", "image_root": "/i"}, "['image_root'] are not read with data.format: kadid10k"),
+        ({"format": "tid2013", "group_column": "g"}, "['group_column'] are not read with data.format: tid2013"),
+        ({"format": "tid2013", "reference_column": "r"}, "['reference_column'] are not read with"),
+        ({"format": "pieapp", "mos_range": [0, 1]}, "['mos_range'] are not read with data.format: pieapp"),
+        ({"format": "iqa", "table": "t", "group_column": "g"}, "['group_column'] are not read with data.format: iqa"),
+        ({"synthetic": "kadid", "table": "t.csv"}, "['table'] are not read with data.synthetic: kadid"),
+        ({"table": "t.csv", "pieapp_split": "val"}, "['pieapp_split'] are not read with data.format: csv"),
+        ({"table": "t.csv", "scenes_per_source": 2}, "['scenes_per_source'] are not read with data.format: csv"),
+        ({"table": "t.csv", "split_by": "scene"}, r"unknown keys \['split_by'\] in data"),
+    ],
+)
+def test_keys_the_source_never_reads_are_errors(data, ignored):
+    """A data key that the configured source ignores is named, not silently dropped (null stays allowed: the
+    committed recipes write reference_mos: null to show the key)."""
+    with pytest.raises(ValueError, match=re.escape(ignored) if "unknown" not in ignored else ignored):
+        parse_config({**BASE, "data": data})
+    parse_config({**BASE, "data": {"format": "pipal", "root": "/d", "reference_mos": None}})
+
+
+@pytest.mark.parametrize("key", ["epochs", "pairs_per_epoch", "batch_size", "val_pairs"])
+def test_counts_must_be_positive(key):
+    with pytest.raises(ValueError, match=f"optim.{key} must be a positive count; got 0"):
+        parse_config({**BASE, "optim": {key: 0}})
+
+
+def test_a_table_with_one_image_per_scene_is_a_one_line_error(tmp_path):
+    """No scene holds two images, so the RQI recipe has no pair: rqi-train says so (exit 2), no ZeroDivisionError."""
+    table = _tiny_dataset(tmp_path)
+    lines = table.read_text().splitlines()
+    rows = [line.split(",") for line in lines[1:]]
+    table.write_text("\n".join([lines[0]] + [",".join([f"{r[0]}_{k}", *r[1:]]) for k, r in enumerate(rows)]) + "\n")
+    config = _write(tmp_path, yaml.safe_dump(tiny_config_values(table, "one-per-scene", threads=1)))
+    done = _run_cli(str(config), "--output", str(tmp_path / "out"), "--quiet")
+    assert done.returncode == 2, done.stderr[-2000:]
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("rqi-train: error: the held-out side of the split has no rqi pairs")
+    assert "at least two rated images in one scene" in error and "every image its own scene" in error
+
+
 def test_command_line_overrides(tmp_path):
     path = _write(tmp_path, yaml.safe_dump({**BASE, "optim": {"lr": 0.01}}))
-    config = load_config(path, ["optim.lr=1e-4", "data.root=/x", "seed=7", "data.mos_range=[1, 5]"])
-    assert config.optim.lr == 1e-4 and config.data.root == "/x" and config.seed == 7
+    config = load_config(path, ["optim.lr=1e-4", "data.image_root=/x", "seed=7", "data.mos_range=[1, 5]"])
+    assert config.optim.lr == 1e-4 and config.data.image_root == "/x" and config.seed == 7
     assert config.data.mos_range == (1.0, 5.0)
     with pytest.raises(ValueError, match=r"config key optim.epochs: expected an integer; got 'many'"):
         load_config(path, ["optim.epochs=many"])

@@ -70,6 +70,21 @@ def test_module_agrees_with_functional_and_global_rng_is_untouched(judge):
     assert torch.equal(torch.get_rng_state(), state)
 
 
+def test_yaml_number_strings_are_numbers_and_other_values_are_named():
+    """PyYAML reads 1e-2 as the string "1e-2" (YAML 1.1): a BasicSR YAML's transforms block gives strings."""
+    import yaml
+
+    from rqi_loss.transforms import as_transforms
+
+    block = yaml.safe_load("transforms: {noise: 1e-2, scale: [7.5e-1, 1.0]}")["transforms"]
+    assert block["noise"] == "1e-2"
+    assert as_transforms(block) == PairTransforms(noise=0.01, scale=(0.75, 1.0))
+    with pytest.raises(ValueError, match="transforms noise must be a number .* got 'loud'"):
+        as_transforms({"noise": "loud"})
+    with pytest.raises(ValueError, match="transforms dihedral must be true or false; got 'yes please'"):
+        as_transforms({"dihedral": "yes please"})
+
+
 def test_gradient_reaches_sr_through_every_transform(judge):
     sr, gt = _pair()
     sr = sr.requires_grad_(True)

@@ -31,7 +31,6 @@ class DataConfig:
     reference_column: str | None = None
     reference_mos: float | None = None
     mos_range: tuple[float, float] | None = None  # default: min/max of the table
-    split_by: str = "group"
     val_fraction: float = 0.2
     split_seed: int | None = None  # seed of the train/val split; default: the config's seed
     train_exclude_groups: tuple[str, ...] = ()  # groups never trained on (after the split; held out ones stay)
@@ -84,6 +83,46 @@ class TrainConfig:
         return self.seed if self.data.split_seed is None else self.data.split_seed
 
 
+# The data keys each kind of source reads (besides format, synthetic and the split keys every source shares).
+_SOURCE_KEYS = {
+    "synthetic": {"root", "scenes_per_source", "mos_range"},
+    "csv": {"table", "image_root", "group_column", "reference_column", "mos_range"},
+    "iqa": {"table", "image_root", "reference_mos", "mos_range"},
+    "mos layout": {"root", "reference_mos", "mos_range"},
+    "pieapp": {"root", "pieapp_split"},
+}
+_SOURCE_SPECIFIC = set().union(*_SOURCE_KEYS.values())
+
+
+def _source_kind(data: DataConfig) -> str:
+    if data.synthetic is not None:
+        return "synthetic"
+    if data.format in PAIRWISE_LAYOUTS:
+        return "pieapp"
+    return "mos layout" if data.format in LAYOUTS else data.format
+
+
+def _check_data_keys(data: DataConfig, given: dict[str, Any]) -> None:
+    """ValueError naming a data key that was set (not null) but that the configured source never reads."""
+    kind = _source_kind(data)
+    if data.synthetic is not None and data.format != "csv":
+        raise ValueError(f"data.synthetic and data.format {data.format!r} name two sources; give one of them")
+    ignored = sorted(k for k, v in given.items() if k in _SOURCE_SPECIFIC - _SOURCE_KEYS[kind] and v is not None)
+    if ignored:
+        source = f"data.synthetic: {data.synthetic}" if kind == "synthetic" else f"data.format: {data.format}"
+        raise ValueError(
+            f"data key(s) {ignored} are not read with {source} (it reads {sorted(_SOURCE_KEYS[kind])}); remove them"
+        )
+
+
+def _check_counts(optim: OptimConfig) -> None:
+    """ValueError for a count of the optimiser section that is not positive."""
+    for key in ("epochs", "pairs_per_epoch", "batch_size", "val_pairs"):
+        value = getattr(optim, key)
+        if value < 1:
+            raise ValueError(f"optim.{key} must be a positive count; got {value!r}")
+
+
 def _build(cls, values: dict[str, Any], where: str):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
@@ -122,6 +161,8 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"data.format must be one of {', '.join(DATA_FORMATS)}; got {data.format!r}")
     if data.format in PAIRWISE_LAYOUTS and config.recipe != "rqi":
         raise ValueError(f"data.format {data.format!r} labels pairs, not images: it needs recipe: rqi")
+    _check_data_keys(data, data_values)
+    _check_counts(optim)
     check_augment(optim.augment, "optim.augment")
     if optim.ema_decay is not None and not 0.0 < optim.ema_decay < 1.0:
         raise ValueError(f"optim.ema_decay must lie in (0, 1), e.g. 0.995; got {optim.ema_decay!r}")

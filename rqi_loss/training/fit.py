@@ -26,7 +26,7 @@ from .config import OptimConfig, TrainConfig
 from .dataset import ImageCache, PairDataset
 from .distributed import Ranks
 from .layouts import LabelledPairs
-from .pairs import epoch_order, recipe_pairs
+from .pairs import epoch_order, recipe_pairs, require_pairs
 from .resume import random_states, restore_random_states
 from .tables import ImageRow
 from .validation import Validator
@@ -165,6 +165,7 @@ def fit(
     learner = make_learner(config, network_config, initial_state, device, steps_per_epoch * optim.epochs, ranks)
     torch.manual_seed(ranks.seed(seed))  # the same initial weights everywhere; each rank's own dropout and noise
     images, pairs, labels = recipe_pairs(config, train_rows, mos_range, labelled)
+    require_pairs(pairs, "training", config.recipe)
     crop = optim.crop_size or learner.network.input_size
     dataset = PairDataset(
         [r.image for r in images], pairs, labels, crop, train=True, cache=cache, seed=seed, augment=optim.augment

@@ -151,6 +151,8 @@ def read_pieapp(root: str | Path, *, split: str = "train") -> LabelledPairs:
             next(reader, None)  # the header
             for row in reader:
                 line, where = reader.line_num, f"{label_file}, line {reader.line_num}"
+                if not any(cell.strip() for cell in row):
+                    continue  # a blank line (a trailing newline too many), as the other readers skip them
                 if len(row) < 4:
                     raise TrainingDataError(f"{where}: expected reference, image A, image B, probability; got {row!r}")
                 names = [cell.strip() for cell in row[1:3]]

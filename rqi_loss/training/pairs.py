@@ -94,6 +94,17 @@ def recipe_pairs(
     return extended, pairs, absolute_labels(extended, pairs[:, 0], mos_range)
 
 
+def require_pairs(pairs: torch.Tensor, side: str, recipe: str) -> None:
+    """TrainingDataError when ``side`` ("training" or "held-out") has no pair to train or validate on."""
+    if len(pairs):
+        return
+    needs = "at least two rated images in one scene" if recipe == "rqi" else "rows with a reference image"
+    raise TrainingDataError(
+        f"the {side} side of the split has no {recipe} pairs: the recipe needs {needs}; check the table's scene "
+        "column (is every image its own scene?)"
+    )
+
+
 def dense_validation_pairs(
     config: TrainConfig,
     val_rows: list[ImageRow],

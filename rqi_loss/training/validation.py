@@ -12,7 +12,7 @@ from .dataset import ImageCache
 from .distributed import Ranks, sharded
 from .evaluation import predict_pairs, validation_metrics
 from .layouts import LabelledPairs
-from .pairs import dense_validation_pairs, recipe_pairs, subsample_pairs
+from .pairs import dense_validation_pairs, recipe_pairs, require_pairs, subsample_pairs
 from .tables import ImageRow
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class Validator:
         self.config, self.rows, self.cache, self.device = config, val_rows, cache, device
         self.ranks, self.predict = ranks, sharded(predict_pairs, ranks)  # each rank scores its share of the pairs
         self.dense, self.dense_labels = dense_validation_pairs(config, val_rows, mos_range, labelled=labelled)
+        require_pairs(self.dense, "held-out", "rqi")
         if config.recipe == "traditional":  # the rqi recipe's own validation pairs are the dense ones
             own_rows, own_pairs, own_labels = recipe_pairs(config, val_rows, mos_range)
             sample = subsample_pairs(own_pairs, own_labels, config.optim.val_pairs, config.held_out_seed + 1)
