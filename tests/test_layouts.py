@@ -200,6 +200,9 @@ def test_rqi_train_runs_on_each_layout_with_a_scene_split(tmp_path, layout):
     assert not set(summary["val_groups"]) & set(summary["train_groups"])
     assert math.isfinite(summary["best"]["pair_srcc"]) and (tmp_path / "out" / "model.safetensors").is_file()
     assert math.isnan(summary["best"]["image_srcc"]) == (layout == "pieapp")  # PieAPP has no MOS
+    card, config_json = ((tmp_path / "out" / name).read_text() for name in ("README.md", "config.json"))
+    assert ".nan" not in card and "NaN" not in config_json  # what was not measured is left out, not published
+    assert ("name: image SRCC" in card) == (layout != "pieapp") and "name: pair SRCC" in card
 
 
 def test_pieapp_needs_the_rqi_recipe(tmp_path):

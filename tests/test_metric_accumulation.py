@@ -59,6 +59,18 @@ def test_two_gloo_ranks_give_one_process_result_without_padding_duplicates():
         torch.testing.assert_close(torch.tensor(rank["mean"]), expected.mean())
 
 
+def test_ranks_that_disagree_about_indices_are_told_so():
+    """Rank 0 passes indices and rank 1 does not: every rank gets the error (scores were silently lost before)."""
+    out = subprocess.run([sys.executable, str(WORKER), "mixed"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ranks = json.loads(out.stdout.strip().splitlines()[-1])["ranks"]
+    for rank in ranks:
+        assert rank == {
+            "error": "indices: rank(s) [0] passed them to update() and rank(s) [1] did not; pass them "
+            "on every rank or on none"
+        }
+
+
 def test_direction_and_range_metadata():
     network = make_tiny_network()
     metric, loss = RQIMetric(network), RQILoss(network, loss_weight=0.5)

@@ -17,6 +17,18 @@ def _world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
+def _check_ranks_agree(parts: list[tuple]) -> None:
+    """ValueError (on every rank alike) when some ranks passed indices to update() and others did not: their
+    scores could not be joined without losing some."""
+    given = [rank for rank, (indexed, _, scores) in enumerate(parts) if scores and indexed]
+    missing = [rank for rank, (indexed, _, scores) in enumerate(parts) if scores and not indexed]
+    if given and missing:
+        raise ValueError(
+            f"indices: rank(s) {given} passed them to update() and rank(s) {missing} did not; pass them on every "
+            "rank or on none"
+        )
+
+
 class ScoreAccumulator:
     """Scores (float32) and, optionally, the dataset index of each image."""
 
@@ -57,6 +69,7 @@ class ScoreAccumulator:
             dist.all_gather_object(parts, local)
         if not any(part[2] for part in parts):
             raise RuntimeError("no images to compute over: call update(sr, gt) first")
+        _check_ranks_agree(parts)
         if any(part[0] for part in parts):
             by_index: dict[int, float] = {}
             for _, indices, values in parts:

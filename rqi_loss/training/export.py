@@ -4,6 +4,7 @@ history.json and training_curves.png beside them."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ def export(network: torch.nn.Module, state: dict, config: TrainConfig, summary: 
         "data": config.data.synthetic or config.data.table,
         "held_out_groups": summary["val_groups"],
         "mos_range": summary["mos_range"],
-        "validation": {k: round(v, 4) for k, v in summary["best"].items() if isinstance(v, float)},
+        "validation": {k: round(v, 4) for k, v in summary["best"].items() if _measured(v)},
     }
     if "members" in summary:
         provenance["member_seeds"] = [member["seed"] for member in summary["members"]]
@@ -77,6 +78,11 @@ _RESULTS = (
 )
 
 
+def _measured(value: object) -> bool:
+    """A held-out number that was measured: a finite float (PieAPP has no MOS, so no image SRCC: NaN)."""
+    return isinstance(value, float) and math.isfinite(value)
+
+
 def _dataset_id(config: TrainConfig) -> str:
     """kadid-synth, the layout's dataset (kadid10k, pipal, ...) or the table's file name."""
     data = config.data
@@ -102,7 +108,7 @@ def card_metadata(config: TrainConfig, summary: dict[str, Any]) -> CardMetadata:
     results = [
         HeldOutResult(metric, round(best[key], 4), name, dataset, held_out)
         for key, metric, name in _RESULTS
-        if isinstance(best.get(key), float)
+        if _measured(best.get(key))
     ]
     bases = _hub_base_models(config)
     return CardMetadata(datasets=[dataset], base_model=bases[0] if len(bases) == 1 else bases or None, results=results)
