@@ -161,3 +161,18 @@ def test_killed_and_resumed_under_torchrun(tmp_path):
     assert final.stderr.count(" epoch 0 (untrained baseline): ") == 1
     whole, pieces = ((path / "model.safetensors").read_bytes() for path in (tmp_path / "whole", interrupted))
     assert whole == pieces
+
+
+def test_resume_on_node_local_output_folders_is_refused_on_every_rank(tmp_path):
+    """Multi-node --resume needs one shared --output: when rank 1 cannot see the state rank 0 sees, both ranks get
+    the same one-line error (tests/ddp_output_worker.py; no rank hangs in a collective)."""
+    worker = Path(__file__).with_name("ddp_output_worker.py")
+    table = _tiny_dataset(tmp_path)
+    done = subprocess.run(
+        [sys.executable, str(worker), str(table), str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    errors = json.loads(done.stdout.strip().splitlines()[-1])["errors"]
+    for rank, error in enumerate(errors):  # each names the path as it sees it
+        assert error.startswith(f"TrainingDataError: --output: rank(s) [1] cannot see '{tmp_path / f'node{rank}'}")
+        assert "a filesystem every node shares" in error

@@ -55,6 +55,20 @@ def restore_random_states(saved: list[dict[str, Any]] | dict[str, Any], ranks: R
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
+def _check_every_rank_sees_the_state(path: Path, ranks: Ranks) -> None:
+    """TrainingDataError on every rank (a collective) when the ranks disagree about whether ``path`` exists:
+    ``--output`` is then a node-local folder, which --resume cannot work with."""
+    seen = ranks.gather(path.exists())
+    if len(set(seen)) > 1:
+        others = [rank for rank, exists in enumerate(seen) if exists != seen[0]]
+        differ = "cannot see {}, which rank 0 sees" if seen[0] else "see {}, which rank 0 does not"
+        raise TrainingDataError(
+            f"--output: rank(s) {others} {differ.format(repr(str(path)))}: under torchrun on several machines, "
+            "--output must be a folder on a filesystem every node shares (rank 0 writes the run's state, every rank "
+            "reads it on --resume)"
+        )
+
+
 class RunState:
     """The finished members and the member in progress of one run, kept in ``<output>/training_state.pt``.
 
@@ -70,10 +84,12 @@ class RunState:
         self.progress: dict[str, Any] | None = None
 
     @classmethod
-    def start(cls, output: Path, config: TrainConfig, *, resume: bool, writer: bool = True) -> RunState:
-        """A fresh state, or with ``resume`` the saved one (its config must be the one given). ``writer``:
-        whether this process writes the file (rank 0 of several)."""
-        state = cls(output, config, writer=writer)
+    def start(cls, output: Path, config: TrainConfig, *, resume: bool, ranks: Ranks = Ranks()) -> RunState:
+        """A fresh state, or with ``resume`` the saved one (its config must be the one given). Under torchrun
+        rank 0 writes the file and every rank reads it, so ``output`` must be one folder that every node sees (a
+        shared filesystem): ranks that see another state than rank 0 are an error on every rank."""
+        state = cls(output, config, writer=ranks.main)
+        _check_every_rank_sees_the_state(state.path, ranks)
         if not resume:
             if state.path.exists():
                 raise TrainingDataError(

@@ -87,7 +87,7 @@ def _train(
     config: TrainConfig, output: Path, device: torch.device, progress: bool, resume: bool, ranks: Ranks
 ) -> dict[str, Any]:
     started = time.time()
-    run_state = RunState.start(output, config, resume=resume, writer=ranks.main)
+    run_state = RunState.start(output, config, resume=resume, ranks=ranks)
     rows, labelled = load_data(config)
     train_rows, val_rows = train_val_split(config, rows)
     mos_range = _mos_range(config, rows, labelled)
