@@ -90,6 +90,7 @@ def test_torch_compile_of_the_loss(tiny_network, image_pair):
     torch._dynamo.reset()
 
 
+@pytest.mark.slow  # about 4 minutes: bf16 autocast of the full-size network on a 2-core CPU
 def test_bf16_matches_fp32_on_the_full_size_network():
     """Full-size MANIQA-RQI (seeded random weights) on the CPU: the bf16 autocast loss within 2% of fp32, the
     SR gradients with cosine similarity >= 0.98, nothing NaN/Inf (issue targets)."""

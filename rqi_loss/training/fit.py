@@ -160,20 +160,15 @@ def fit(
     was given at an epoch boundary of an interrupted run; training goes on from there, bit for bit. Under
     torchrun (``ranks``), each rank trains on its shard of every batch through DistributedDataParallel."""
     optim = config.optim
-    torch.manual_seed(seed)
     steps_per_epoch = max(1, optim.pairs_per_epoch // (optim.batch_size * optim.accumulate))  # optimiser steps
+    torch.manual_seed(seed)
     learner = make_learner(config, network_config, initial_state, device, steps_per_epoch * optim.epochs, ranks)
     torch.manual_seed(ranks.seed(seed))  # the same initial weights everywhere; each rank's own dropout and noise
-    images, pairs, labels = recipe_pairs(config, train_rows, mos_range, labelled)
-    require_pairs(pairs, "training", config.recipe)
-    crop = optim.crop_size or learner.network.input_size
-    dataset = PairDataset(
-        [r.image for r in images], pairs, labels, crop, train=True, cache=cache, seed=seed, augment=optim.augment
-    )
-    sizes = (len(train_rows), len(validate.rows), len(pairs), steps_per_epoch * optim.epochs)
+    dataset = training_dataset(config, seed, train_rows, mos_range, cache, learner.network.input_size, labelled)
+    sizes = (len(train_rows), len(validate.rows), len(dataset), steps_per_epoch * optim.epochs, device)
     logger.info(
         "training %s (%s recipe, seed %d): %d train / %d val images, %d training pairs, %d steps on %s",
-        *(config.name, config.recipe, seed, *sizes, device),
+        *(config.name, config.recipe, seed, *sizes),
     )
     if resume_from is None:
         history, best, state, start = [validate(learner.judged, 0, None)], {"val_loss": float("inf")}, {}, 0
@@ -200,6 +195,25 @@ def fit(
             kept = {"epoch": epoch + 1, "history": history, "best": best, "state": state, "random": randomness}
             on_epoch_end({**kept, **learner.snapshot()})
     return MemberRun(seed=seed, state=state, best=best, history=history)
+
+
+def training_dataset(
+    config: TrainConfig,
+    seed: int,
+    train_rows: list[ImageRow],
+    mos_range: tuple[float, float],
+    cache: ImageCache,
+    input_size: int,
+    labelled: LabelledPairs | None,
+) -> PairDataset:
+    """The recipe's training pairs as aligned crops (``optim.crop_size``, default the network's input size)."""
+    images, pairs, labels = recipe_pairs(config, train_rows, mos_range, labelled)
+    require_pairs(pairs, "training", config.recipe)
+    crop = config.optim.crop_size or input_size
+    augment = config.optim.augment
+    return PairDataset(
+        [r.image for r in images], pairs, labels, crop, train=True, cache=cache, seed=seed, augment=augment
+    )
 
 
 def epoch_loader(
