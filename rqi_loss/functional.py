@@ -27,6 +27,28 @@ def check_crop_options(crop: str, num_crops: int) -> None:
         raise ValueError(f"num_crops must be an integer >= 1; got {num_crops!r}")
 
 
+def check_crop_border(crop_border: int) -> None:
+    """ValueError for a ``crop_border`` that is not an integer >= 0."""
+    if isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0:
+        raise ValueError(f"crop_border must be an integer >= 0 (pixels trimmed from every side); got {crop_border!r}")
+
+
+def trim_border(sr: torch.Tensor, gt: torch.Tensor, crop_border: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both (N, C, H, W) images without ``crop_border`` pixels on every side; ValueError when what is left is
+    smaller than the network's input ``size`` (the crops could then not stay inside)."""
+    if crop_border == 0:
+        return sr, gt
+    height, width = sr.shape[-2:]
+    if min(height, width) - 2 * crop_border < size:
+        raise ValueError(
+            f"crop_border={crop_border} leaves {height - 2 * crop_border}x{width - 2 * crop_border} of the "
+            f"{height}x{width} images, less than the network's input size {size}; use images of at least "
+            f"{size + 2 * crop_border} px (e.g. a larger gt_size) or a smaller crop_border"
+        )
+    inner = (..., slice(crop_border, height - crop_border), slice(crop_border, width - crop_border))
+    return sr[inner], gt[inner]
+
+
 def check_reduction(reduction: str) -> None:
     """ValueError for a reduction other than "mean", "sum" or "none"."""
     if reduction not in REDUCTIONS:
@@ -103,6 +125,7 @@ def rqi_score(
     check_inputs: bool = True,
     recompute: bool = False,
     transforms: bool | PairTransforms | dict | None = None,
+    crop_border: int = 0,
     checkpoint: bool | None = None,
 ) -> torch.Tensor:
     """Per-image relative quality f(sr, gt), averaged over aligned crops at the network's input size.
@@ -121,6 +144,9 @@ def rqi_score(
         transforms: True (the default ensemble), a :class:`rqi_loss.PairTransforms` or a mapping of its fields:
             random transformations drawn from ``generator`` and applied to both images alike (a defence
             against judge hacking); None/False: off.
+        crop_border: pixels trimmed from every side of both images before the crops are taken, so that no
+            crop touches the border (a generator trained on patches can otherwise learn a frame the judge
+            rewards); what is left must be at least the network's input size.
         checkpoint: deprecated name of ``recompute`` (DeprecationWarning; removed in 0.3.0).
 
     Returns:
@@ -128,10 +154,12 @@ def rqi_score(
     """
     recompute = renamed_keyword("checkpoint", "recompute", checkpoint, recompute)
     check_crop_options(crop, num_crops)
+    check_crop_border(crop_border)
     sr, gt = check_pair_placement(sr, gt, network)
     if check_inputs and check_pair_values(sr, gt).sr_outside:
         warn_sr_outside()
     size = _input_size(network)
+    sr, gt = trim_border(sr, gt, crop_border, size)
     spec = as_transforms(transforms)
     sr, gt = resize_to_min_side(sr, gt, size)
     if spec is not None:

@@ -11,7 +11,7 @@ from torch import nn
 
 from .deprecation import renamed_keyword
 from .factory import create_network, load_network
-from .functional import check_crop_options, check_pair_placement, check_reduction, rqi_loss
+from .functional import check_crop_border, check_crop_options, check_pair_placement, check_reduction, rqi_loss
 from .inputs import check_pair_values, warn_sr_outside
 from .judge import FrozenJudge
 from .networks.base import at_least_float32
@@ -30,6 +30,8 @@ class RQILoss(FrozenJudge):
         reduction: "mean" | "sum" | "none" over the batch.
         crop: "random" | "grid" | "center"; see :func:`rqi_loss.functional.rqi_score`.
         num_crops: random crops per image.
+        crop_border: pixels trimmed from every side of both images before cropping: the judge never sees the
+            border of a training patch, where a generator can learn a frame it rewards (0: off).
         antisymmetric: use 0.5 * (f(sr, gt) - f(gt, sr)).
         seed: seed of the loss's private crop generator (the global RNG is never touched).
         pretrained, checkpoint_path: passed to :func:`rqi_loss.create_network` when ``model`` is a name.
@@ -66,6 +68,7 @@ class RQILoss(FrozenJudge):
         reduction: str = "mean",
         crop: str = "random",
         num_crops: int = 1,
+        crop_border: int = 0,
         antisymmetric: bool = False,
         seed: int | None = None,
         pretrained: bool = True,
@@ -88,11 +91,13 @@ class RQILoss(FrozenJudge):
             )
         check_reduction(reduction)
         check_crop_options(crop, num_crops)
+        check_crop_border(crop_border)
         super().__init__(model, pretrained=pretrained, checkpoint_path=checkpoint_path, amp=amp, compile=compile)
         self.loss_weight = float(loss_weight)
         self.reduction = reduction
         self.crop = crop
         self.num_crops = num_crops
+        self.crop_border = crop_border
         self.antisymmetric = antisymmetric
         self.check_inputs = check_inputs
         self._warned_sr_outside = False
@@ -164,6 +169,7 @@ class RQILoss(FrozenJudge):
                 weight=weight,
                 crop=self.crop,
                 num_crops=self.num_crops,
+                crop_border=self.crop_border,
                 antisymmetric=self.antisymmetric,
                 generator=self.generator,
                 check_inputs=False,  # checked above, so that the range warning comes once per loss object
@@ -175,7 +181,7 @@ class RQILoss(FrozenJudge):
     def extra_repr(self) -> str:
         return (
             f"{super().extra_repr()}, loss_weight={self.loss_weight}, reduction={self.reduction!r}, "
-            f"crop={self.crop!r}, "
-            f"num_crops={self.num_crops}, antisymmetric={self.antisymmetric}, amp={self.amp!r}, "
+            f"crop={self.crop!r}, num_crops={self.num_crops}, crop_border={self.crop_border}, "
+            f"antisymmetric={self.antisymmetric}, amp={self.amp!r}, "
             f"recompute={self.recompute}, transforms={self.transforms}"
         )

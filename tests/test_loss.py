@@ -63,6 +63,27 @@ def test_grid_gives_every_pixel_a_gradient(tiny_network):
     assert (sr.grad.abs().sum(dim=1) > 0).all()
 
 
+def test_crop_border_keeps_every_crop_inside(tiny_network):
+    """crop_border=8: the loss of a 56 px pair is the loss of its 40 px interior (the border gets no gradient,
+    the interior does), a bad value or a too-small image is an error naming the fix; the option reaches BasicSR."""
+    from rqi_loss.basicsr.losses import RQILoss as BasicSRRQILoss
+
+    g = torch.Generator().manual_seed(4)
+    sr, gt = torch.rand(2, 3, 56, 56, generator=g).requires_grad_(True), torch.rand(2, 3, 56, 56, generator=g)
+    inner = (..., slice(8, 48), slice(8, 48))
+    value = RQILoss(tiny_network, crop="grid", crop_border=8)(sr, gt)
+    value.backward()
+    assert value.item() == RQILoss(tiny_network, crop="grid")(sr[inner], gt[inner]).item()
+    border = torch.ones(56, 56, dtype=torch.bool)
+    border[8:48, 8:48] = False
+    assert sr.grad[..., border].abs().max() == 0 and (sr.grad[inner].abs().sum(dim=1) > 0).all()
+    with pytest.raises(ValueError, match="crop_border=13 leaves 30x30 of the 56x56 images, less than the network's"):
+        RQILoss(tiny_network, crop_border=13)(sr, gt)
+    with pytest.raises(ValueError, match="crop_border must be an integer >= 0"):
+        RQILoss(tiny_network, crop_border=-1)
+    assert BasicSRRQILoss(model=tiny_network, crop_border=8).crop_border == 8
+
+
 def test_grid_starts_cover_with_fewest_crops():
     for length in (32, 33, 63, 64, 65, 224, 500):
         starts = grid_starts(length, 32)

@@ -1,8 +1,8 @@
 """BasicSR loss classes: ``RQILoss`` for ``pixel_opt`` and ``RQIPerceptualLoss`` for ``perceptual_opt``.
 
 Every YAML key is a constructor argument (``model``, ``loss_weight``, ``reduction``, ``crop``, ``num_crops``,
-``antisymmetric``, ``seed``, ``checkpoint_path``, ``check_inputs``, ``amp``, ``recompute``, ``transforms``,
-``compile``; the deprecated ``checkpoint`` still works, with a DeprecationWarning); an unknown key raises a
+``crop_border``, ``antisymmetric``, ``seed``, ``checkpoint_path``, ``check_inputs``, ``amp``, ``recompute``,
+``transforms``, ``compile``; the deprecated ``checkpoint`` still works, with a DeprecationWarning); an unknown key raises a
 TypeError that lists the valid ones.
 """
 
