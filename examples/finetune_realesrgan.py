@@ -4,14 +4,18 @@ With no arguments it runs offline on a CPU in a few minutes:
   1. prepares HR training images and held-out test images from scikit-image's photographs;
   2. trains a compact generator (SRVGGNetCompact) briefly with L1 only (the "before" model), when no
      pretrained generator is given;
-  3. fine-tunes it twice with RQIRealESRGANModel, same seed, data and iterations: the control arm with
-     L1 + GAN losses only, the RQI arm adding rqi_opt = -lambda * f(SR, GT) with the embedded
-     "tiny-kadid-synth" network and the loss's random transformations (its defence against judge hacking),
-     on the bicubic LR images (Real-ESRGAN's paired mode; pass --degradation realesrgan for its on-the-fly
-     degradations, about 10x slower on a CPU);
-  4. writes to --workdir/results: comparison.png (before, control, RQI and GT on the held-out images),
-     loss_curves.png and summary.md / summary.csv (one row per image and arm: the training judge's RQI and
-     the referees it never trained on, PSNR, HaarPSI and MS-SSIM).
+  3. for every seed (--seeds, default 0,1,2) fine-tunes it twice with RQIRealESRGANModel, same seed, data and
+     iterations: the control arm with L1 + GAN losses only, the RQI arm adding rqi_opt = -lambda * f(SR, GT)
+     with the embedded "tiny-kadid-synth" network, the loss's random transformations (its defence against
+     judge hacking) and crops kept --crop-border px inside each training patch, on the bicubic LR images
+     (Real-ESRGAN's paired mode; pass --degradation realesrgan for its on-the-fly degradations, about 10x
+     slower on a CPU);
+  4. writes to --workdir/results: summary.md / summary.csv (one row per image, seed and arm: the training
+     judge's RQI and the referees it never trained on, PSNR, HaarPSI, MS-SSIM, VSI and GMSD, and the border
+     band's mean difference from GT; each arm's mean and range over the seeds; the RQI arm against the control
+     arm per seed, with the targets checked), comparison.png (the first seed's outputs at 1:1 with 4x zooms
+     where the arms differ most), loss_curves.png (one panel per loss term) and every SR image under sr/.
+     BasicSR's own logs go to --workdir/logs; the console shows a progress bar and the summary.
 
 Real recipe on a GPU: --rqi maniqa-pipal --pretrained RealESRGAN_x4plus.pth --data /path/to/HR (an RRDBNet
 generator; see also examples/options/finetune_realesrgan_x4plus_rqi.yml for the full Real-ESRGAN setup).
@@ -20,18 +24,20 @@ generator; see also examples/options/finetune_realesrgan_x4plus_rqi.yml for the 
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
-import math
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
 from PIL import Image
+
+import finetune_outputs  # this script's folder is on sys.path
+from finetune_outputs import referee_scores
 
 logger = logging.getLogger("finetune_realesrgan")
 SCALE = 4
@@ -44,8 +50,12 @@ TRAIN_PHOTOS = (
     "hubble_deep_field.jpg",
 )
 HELDOUT_PHOTOS = ("ihc.png", "retina.jpg", "camera.png")  # never used for training
-LOSS_LINE = re.compile(r"iter:\s*([\d,]+).*?\]\s*(l_.*)$")
-SUMMARY_COLUMNS = ["image", "arm", "rqi", "psnr", "haarpsi", "ms_ssim"]  # arm: before | control | rqi
+ITER_LINE = re.compile(r"iter:\s*([\d,]+)")
+# The shipped defaults, chosen by the measurements in the README ("The main job").
+DEFAULT_WEIGHT = 0.005
+DEFAULT_ITERS = 60
+DEFAULT_GT_SIZE = 160
+DEFAULT_CROP_BORDER = 16
 
 
 # ----------------------------------------------------------------------------------------------------- data
@@ -148,7 +158,7 @@ def warmup_options(folders: dict[str, Path], iters: int, gt_size: int, batch: in
             "warmup_iter": -1,
             "pixel_opt": {"type": "L1Loss", "loss_weight": 1.0, "reduction": "mean"},
         },
-        "logger": {"print_freq": 10, "save_checkpoint_freq": iters, "use_tb_logger": False},
+        "logger": {"print_freq": 5, "save_checkpoint_freq": iters, "use_tb_logger": False},
     }
 
 
@@ -165,6 +175,8 @@ def realesrgan_options(
     name: str = "finetune_rqi",
     degradation: str = "realesrgan",
     transforms: bool = True,
+    seed: int = 0,
+    crop_border: int = 0,
 ) -> dict:
     """RQIRealESRGANModel with L1 + GAN + rqi_opt (no VGG: offline). ``degradation="realesrgan"``: Real-ESRGAN's
     on-the-fly second-order degradations (RealESRGANDataset); ``"paired"``: the prepared bicubic LR images
@@ -176,7 +188,7 @@ def realesrgan_options(
         "model_type": "RQIRealESRGANModel",
         "scale": SCALE,
         "num_gpu": "auto",
-        "manual_seed": 0,
+        "manual_seed": seed,
         "l1_gt_usm": True,
         "percep_gt_usm": True,
         "gan_gt_usm": False,
@@ -265,12 +277,13 @@ def realesrgan_options(
                 "crop": "random",
                 "amp": amp,
                 "transforms": transforms,
-                "seed": 0,  # seeded crops and transforms: the run is reproducible
+                "crop_border": crop_border,  # judged crops stay inside the patch: its border is never rewarded
+                "seed": seed,  # seeded crops and transforms: the run is reproducible
             },
             "net_d_iters": 1,
             "net_d_init_iters": 0,
         },
-        "logger": {"print_freq": 5, "save_checkpoint_freq": iters, "use_tb_logger": False},
+        "logger": {"print_freq": 1, "save_checkpoint_freq": iters, "use_tb_logger": False},
     }
     if degradation == "paired":
         options["high_order_degradation"] = False
@@ -288,14 +301,37 @@ def write_meta_info(options: dict) -> None:
         Path(train["meta_info"]).write_text("".join(f"{name}\n" for name in names))
 
 
-def run_basicsr(options: dict, workdir: Path) -> Path:
-    """Write the YAML and run ``python -m rqi_loss.basicsr.train`` in ``workdir``; returns the experiment folder."""
+def run_basicsr(options: dict, workdir: Path, progress) -> tuple[Path, Path]:
+    """Write the YAML and run ``python -m rqi_loss.basicsr.train`` in ``workdir``, its console output going to
+    ``workdir/logs/<name>.log`` while ``progress`` (a tqdm bar) advances with BasicSR's iteration lines; returns
+    (the experiment folder, that log)."""
     write_meta_info(options)
     path = workdir / f"{options['name']}.yml"
     path.write_text(yaml.safe_dump(options, sort_keys=False))
-    logger.info("BasicSR training %s (%d iterations)", options["name"], options["train"]["total_iter"])
-    subprocess.run([sys.executable, "-m", "rqi_loss.basicsr.train", "-opt", str(path)], cwd=workdir, check=True)
-    return workdir / "experiments" / options["name"]
+    log = workdir / "logs" / f"{options['name']}.log"
+    log.parent.mkdir(exist_ok=True)
+    progress.set_postfix_str(options["name"])
+    done = 0
+    with open(log, "w") as handle:
+        command = [sys.executable, "-m", "rqi_loss.basicsr.train", "-opt", str(path)]
+        process = subprocess.Popen(command, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT)
+        while process.poll() is None:
+            time.sleep(0.5)
+            done = _advance(progress, log, done)
+    done = _advance(progress, log, done)
+    if process.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-20:])
+        raise RuntimeError(f"BasicSR run {options['name']} failed (exit {process.returncode}); see {log}:\n{tail}")
+    return workdir / "experiments" / options["name"], log
+
+
+def _advance(progress, log: Path, done: int) -> int:
+    """Move ``progress`` to the last iteration BasicSR logged in ``log``; returns it."""
+    found = ITER_LINE.findall(log.read_text(errors="replace"))
+    latest = int(found[-1].replace(",", "")) if found else 0
+    if latest > done:
+        progress.update(latest - done)
+    return max(latest, done)
 
 
 # --------------------------------------------------------------------------------------------- evaluation
@@ -316,121 +352,63 @@ def _tensor(path: Path) -> torch.Tensor:
     return torch.from_numpy(np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)[None]
 
 
-def referee_scores(sr: torch.Tensor, gt: torch.Tensor) -> dict[str, float]:
-    """Full-reference referees no judge here was trained on: PSNR, and piq's HaarPSI and MS-SSIM (kernel 7)."""
-    import piq
-
-    sr, gt = sr.clamp(0, 1).double(), gt.double()
-    mse = torch.mean((sr - gt) ** 2).item()
-    return {
-        "psnr": 10 * math.log10(1 / mse) if mse > 0 else float("inf"),
-        "haarpsi": piq.haarpsi(sr, gt, data_range=1.0).item(),
-        "ms_ssim": piq.multi_scale_ssim(sr, gt, data_range=1.0, kernel_size=7).item(),
-    }
-
-
 @torch.no_grad()
-def evaluate(generators: dict[str, torch.nn.Module], folders: dict[str, Path], rqi: str) -> tuple[list[dict], dict]:
-    """Per held-out image and arm: RQI f(SR, GT) with the training judge (grid crops, no transforms) and the
-    referees; also the SR images."""
+def evaluate(
+    generators: dict[tuple[int, str], torch.nn.Module], folders: dict[str, Path], rqi: str, results: Path
+) -> tuple[list[dict], dict]:
+    """Per held-out image, seed and arm (``generators``: (seed, arm) -> model; "before" has seed -1): RQI
+    f(SR, GT) with the training judge (grid crops, no transforms) and the referees; every SR image saved under
+    ``results/sr``. Returns the rows and the first seed's images for the comparison picture."""
     from rqi_loss import create_network
     from rqi_loss.functional import rqi_score
 
     judge = create_network(rqi)
+    first_seed = min(seed for seed, _ in generators if seed >= 0)
     rows, images = [], {}
     for path in sorted(folders["heldout_hr"].iterdir()):
         gt, lq = _tensor(path), _tensor(folders["heldout_lr_x4"] / path.name)
-        images[path.stem] = {
-            "LQ (nearest)": torch.nn.functional.interpolate(lq, scale_factor=SCALE, mode="nearest"),
-            "GT": gt,
-        }
-        for arm, generator in generators.items():
+        panels = {"LQ (nearest)": torch.nn.functional.interpolate(lq, scale_factor=SCALE, mode="nearest")}
+        for (seed, arm), generator in generators.items():
             sr = generator(lq).clamp(0, 1)
-            images[path.stem][arm] = sr
+            folder = results / "sr" / (arm if seed < 0 else f"seed{seed}_{arm}")
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(finetune_outputs._to_uint8(sr)).save(folder / path.name)
+            if seed in (-1, first_seed):
+                panels[arm] = sr
             rqi_value = rqi_score(sr, gt, judge, crop="grid").item()
-            rows.append({"image": path.stem, "arm": arm, "rqi": rqi_value, **referee_scores(sr, gt)})
+            rows.append({"image": path.stem, "seed": seed, "arm": arm, "rqi": rqi_value, **referee_scores(sr, gt)})
+        images[path.stem] = {**panels, "GT": gt}
     return rows, images
 
 
-def write_outputs(rows: list[dict], images: dict, logs: list[Path], results: Path, rqi: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def write_outputs(rows: list[dict], images: dict, logs: dict[str, Path], results: Path, title: str) -> str:
+    """summary.csv, summary.md, comparison.png and loss_curves.png in ``results``; returns the summary."""
     results.mkdir(parents=True, exist_ok=True)
-    with open(results / "summary.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=SUMMARY_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    arms = list(dict.fromkeys(r["arm"] for r in rows))
-    lines = [
-        f"| arm | mean RQI f(SR, GT) ({rqi}) | mean PSNR (dB) | mean HaarPSI | mean MS-SSIM |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for arm in arms:
-        mine = [r for r in rows if r["arm"] == arm]
-        means = {k: np.mean([r[k] for r in mine]) for k in ("rqi", "psnr", "haarpsi", "ms_ssim")}
-        lines.append(
-            f"| {arm} | {means['rqi']:+.4f} | {means['psnr']:.2f} | {means['haarpsi']:.4f} | {means['ms_ssim']:.4f} |"
-        )
-    lines += ["", "| image | arm | RQI | PSNR | HaarPSI | MS-SSIM |", "| --- | --- | --- | --- | --- | --- |"]
-    lines += [
-        f"| {r['image']} | {r['arm']} | {r['rqi']:+.4f} | {r['psnr']:.2f} | {r['haarpsi']:.4f} | {r['ms_ssim']:.4f} |"
+    finetune_outputs.write_rows(rows, results / "summary.csv")
+    summary = finetune_outputs.summary_markdown(rows, title)
+    (results / "summary.md").write_text(summary)
+    first = min(r["seed"] for r in rows if r["seed"] >= 0)
+    scores = {
+        (r["image"], r["arm"]): f"RQI {r['rqi']:+.3f} HaarPSI {r['haarpsi']:.4f} VSI {r['vsi']:.4f}"
         for r in rows
-    ]
-    (results / "summary.md").write_text("\n".join(lines) + "\n")
-
-    columns = ["LQ (nearest)", *arms, "GT"]
-    figure, axes = plt.subplots(len(images), len(columns), figsize=(3 * len(columns), 3 * len(images)), squeeze=False)
-    for row, (name, panels) in enumerate(images.items()):
-        for col, label in enumerate(columns):
-            axes[row][col].imshow(panels[label][0].permute(1, 2, 0).clamp(0, 1).numpy())
-            axes[row][col].set_axis_off()
-            score = next(
-                (
-                    f"\nRQI {r['rqi']:+.3f}, {r['psnr']:.1f} dB, HaarPSI {r['haarpsi']:.3f}"
-                    for r in rows
-                    if r["image"] == name and r["arm"] == label
-                ),
-                "",
-            )
-            axes[row][col].set_title(f"{name}: {label}{score}", fontsize=8)
-    figure.tight_layout()
-    figure.savefig(results / "comparison.png", dpi=90)
-    plt.close(figure)
-
-    figure, axis = plt.subplots(figsize=(7, 4))
-    for log in logs:
-        curves: dict[str, list[tuple[int, float]]] = {}
-        for line in log.read_text().splitlines():
-            match = LOSS_LINE.search(line)
-            if match:
-                step = int(match.group(1).replace(",", ""))
-                for key, value in re.findall(r"(l_\w+): ([-+\d.e]+)", match.group(2)):
-                    curves.setdefault(key, []).append((step, float(value)))
-        for key, points in curves.items():
-            axis.plot(*zip(*points), label=f"{log.parent.name}: {key}")
-    axis.set(xlabel="iteration", ylabel="loss", title="BasicSR training losses")
-    axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(results / "loss_curves.png", dpi=90)
-    plt.close(figure)
+        if r["seed"] in (-1, first)
+    }
+    finetune_outputs.comparison_picture(images, scores, f"{title}; seed {first}", results / "comparison.png")
+    finetune_outputs.loss_curves(logs, results / "loss_curves.png", f"BasicSR losses; {title}")
+    return summary
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path(".cache/example"), help="data, experiments/ and results/")
-    parser.add_argument("--rqi", default="tiny-kadid-synth", help="RQI network (zoo name)")
+    parser.add_argument("--rqi", default="tiny-kadid-synth", help="RQI network: zoo name or network folder")
     parser.add_argument(
-        "--rqi-weight",
-        type=float,
-        default=0.005,
-        help="lambda: the loss adds -lambda * f(SR, GT) (0.005: the largest measured that keeps every held-out f < 0)",
+        "--rqi-weight", type=float, default=DEFAULT_WEIGHT, help="lambda: the loss adds -lambda * f(SR, GT)"
     )
     parser.add_argument("--pretrained", type=Path, help="Real-ESRGAN x4plus generator (.pth); skips the L1 warm-up")
     parser.add_argument("--data", type=Path, help="folder of HR training images (default: scikit-image photographs)")
-    parser.add_argument("--iters", type=int, default=40, help="RQI fine-tuning iterations")
+    parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="fine-tuning iterations of each arm")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds; each fine-tunes both arms")
     parser.add_argument(
         "--degradation",
         choices=["paired", "realesrgan"],
@@ -439,7 +417,13 @@ def main(argv: list[str] | None = None) -> int:
         "(Real-ESRGAN's on-the-fly degradations, default with --pretrained)",
     )
     parser.add_argument("--warmup-iters", type=int, default=300, help="L1 warm-up iterations (compact generator)")
-    parser.add_argument("--gt-size", type=int, default=128)
+    parser.add_argument("--gt-size", type=int, default=DEFAULT_GT_SIZE, help="training patch side (HR pixels)")
+    parser.add_argument(
+        "--crop-border",
+        type=int,
+        default=DEFAULT_CROP_BORDER,
+        help="pixels of each training patch's border the judge never sees (RQILoss crop_border)",
+    )
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--amp", choices=["bf16", "fp16", "auto"], help="mixed precision for the RQI network")
     parser.add_argument(
@@ -449,51 +433,69 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--prepare-only", action="store_true", help="only write the image folders")
     args = parser.parse_args(argv)
+    args.seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    return args
+
+
+def fine_tune_arms(args: argparse.Namespace, folders: dict[str, Path], before_weights: Path, workdir: Path, bar):
+    """Both arms for every seed; returns ({(seed, arm): generator}, {run name: BasicSR log})."""
+    generators, logs = {}, {}
+    for seed in args.seeds:
+        for arm in ("control", "rqi"):  # the same fine-tune (seed, data, iterations), without and with RQI
+            options = realesrgan_options(
+                folders,
+                iters=args.iters,
+                gt_size=args.gt_size,
+                batch=args.batch,
+                rqi=args.rqi,
+                rqi_weight=args.rqi_weight,
+                pretrained=before_weights,
+                amp=args.amp,
+                name=f"{arm}_seed{seed}",
+                transforms=not args.no_transforms,
+                degradation=args.degradation or ("paired" if args.pretrained is None else "realesrgan"),
+                seed=seed,
+                crop_border=args.crop_border,
+            )
+            if arm == "control":
+                del options["train"]["rqi_opt"]
+            if args.pretrained is None:  # fine-tune the warm-up generator: same compact architecture
+                options["network_g"] = generator_options(None)
+                options["path"]["param_key_g"] = "params"
+                options["network_d"]["num_feat"] = 16
+                options["train"]["ema_decay"] = 0
+            run_dir, logs[options["name"]] = run_basicsr(options, workdir, bar)
+            generators[(seed, arm)] = load_generator(options, run_dir / "models" / f"net_g_{args.iters}.pth")
+    return generators, logs
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm.auto import tqdm
+
+    args = parse_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     folders = prepare_data(workdir, args.data)
     if args.prepare_only:
         return 0
-    logs = []
-    if args.pretrained is None:
-        warmup = warmup_options(folders, args.warmup_iters, args.gt_size, args.batch)
-        before_dir = run_basicsr(warmup, workdir)
-        before_weights = before_dir / "models" / f"net_g_{args.warmup_iters}.pth"
-        logs += sorted(before_dir.glob("train_*.log"))[-1:]
-        before = load_generator(warmup, before_weights)
-    else:
-        before_weights = args.pretrained.resolve()
-        before = load_generator({"network_g": generator_options(before_weights)}, before_weights)
-    arms = {}
-    for arm in ("control", "rqi"):  # the same fine-tune (seed, data, iterations), without and with the RQI term
-        options = realesrgan_options(
-            folders,
-            iters=args.iters,
-            gt_size=args.gt_size,
-            batch=args.batch,
-            rqi=args.rqi,
-            rqi_weight=args.rqi_weight,
-            pretrained=before_weights,
-            amp=args.amp,
-            name=f"finetune_{arm}",
-            transforms=not args.no_transforms,
-            degradation=args.degradation or ("paired" if args.pretrained is None else "realesrgan"),
-        )
-        if arm == "control":
-            del options["train"]["rqi_opt"]
-        if args.pretrained is None:  # fine-tune the warm-up generator: same compact architecture
-            options["network_g"] = generator_options(None)
-            options["path"]["param_key_g"] = "params"
-            options["network_d"]["num_feat"] = 16
-            options["train"]["ema_decay"] = 0
-        arm_dir = run_basicsr(options, workdir)
-        logs += sorted(arm_dir.glob("train_*.log"))[-1:]
-        arms[arm] = load_generator(options, arm_dir / "models" / f"net_g_{args.iters}.pth")
-    rows, images = evaluate({"before": before, **arms}, folders, args.rqi)
-    write_outputs(rows, images, logs, workdir / "results", args.rqi)
-    print((workdir / "results" / "summary.md").read_text())
-    print(f"wrote {workdir / 'results'}: comparison.png, loss_curves.png, summary.md, summary.csv")
+    total = (0 if args.pretrained else args.warmup_iters) + 2 * len(args.seeds) * args.iters
+    with tqdm(total=total, unit="it", desc="BasicSR iterations") as bar:
+        logs = {}
+        if args.pretrained is None:
+            warmup = warmup_options(folders, args.warmup_iters, args.gt_size, args.batch)
+            before_dir, logs["before"] = run_basicsr(warmup, workdir, bar)
+            before_weights = before_dir / "models" / f"net_g_{args.warmup_iters}.pth"
+            before = load_generator(warmup, before_weights)
+        else:
+            before_weights = args.pretrained.resolve()
+            before = load_generator({"network_g": generator_options(before_weights)}, before_weights)
+        arms, arm_logs = fine_tune_arms(args, folders, before_weights, workdir, bar)
+    results = workdir / "results"
+    rows, images = evaluate({(-1, "before"): before, **arms}, folders, args.rqi, results)
+    title = f"x4 SR, lambda {args.rqi_weight:g} x RQI ({args.rqi}), {args.iters} iterations, seeds {args.seeds}"
+    print(write_outputs(rows, images, {**logs, **arm_logs}, results, title))
+    print(f"wrote {results}: summary.md, summary.csv, comparison.png, loss_curves.png, sr/; logs in {workdir / 'logs'}")
     return 0
 
 

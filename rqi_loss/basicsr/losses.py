@@ -2,8 +2,8 @@
 
 Every YAML key is a constructor argument (``model``, ``loss_weight``, ``reduction``, ``crop``, ``num_crops``,
 ``crop_border``, ``antisymmetric``, ``seed``, ``checkpoint_path``, ``check_inputs``, ``amp``, ``recompute``,
-``transforms``, ``compile``; the deprecated ``checkpoint`` still works, with a DeprecationWarning); an unknown key raises a
-TypeError that lists the valid ones.
+``transforms``, ``compile``; the deprecated ``checkpoint`` still works, with a DeprecationWarning); an unknown
+key raises a TypeError that lists the valid ones.
 """
 
 from __future__ import annotations

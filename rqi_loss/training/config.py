@@ -11,6 +11,7 @@ from typing import Any
 from .adversarial import AdversarialConfig
 from .config_types import apply_overrides, checked_fields
 from .dataset import check_augment
+from .gradient_norm import GradientNormConfig
 from .layouts import LAYOUTS, PAIRWISE_LAYOUTS
 
 DATA_FORMATS = ("csv", "iqa", *LAYOUTS)
@@ -56,6 +57,7 @@ class OptimConfig:
     threads: int | None = None  # torch CPU threads during training (restored afterwards); default: unchanged
     ema_decay: float | None = None  # validate and export an exponential moving average of the weights
     adversarial: AdversarialConfig | None = None  # {eps, steps, weight}: train on eps-perturbed pairs too
+    gradient_norm: GradientNormConfig | None = None  # {weight, eps, relative}: penalise d f / d a (its l1 norm)
 
 
 @dataclass(frozen=True)
