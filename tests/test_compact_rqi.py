@@ -211,3 +211,32 @@ def test_floor_keeps_a_faint_pattern_on_a_blurred_image_from_moving_the_statisti
     assert moves[0.03] < 0.25 * moves[1e-3], moves
     with pytest.raises(ValueError, match="floor must be > 0"):
         CompactRQI(floor=0.0)
+
+
+def test_a_flat_crop_gives_finite_gradients_of_first_and_second_order():
+    """A flat image (a saturated crop) has a low-pass deviation of 0, where torch.std's backward is NaN in double
+    backward: the network's own deviation keeps torch.std's values and gives finite gradients of both orders
+    (optim.gradient_norm differentiates d f / d a once more)."""
+    import torch
+
+    from rqi_loss import create_network
+    from rqi_loss.networks.cnn import _StdOverPixels
+    from rqi_loss.training.gradient_norm import GradientNormConfig, gradient_norm_penalty
+
+    x = torch.randn(2, 3, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    assert torch.autograd.gradcheck(_StdOverPixels.apply, (x,))
+    assert torch.autograd.gradgradcheck(_StdOverPixels.apply, (x,))
+    flat = x.detach().clone()
+    flat[0, 1] = 0.25  # one flat channel: the deviation is not differentiable there; its gradients are 0, finite
+    flat.requires_grad_(True)
+    deviation = _StdOverPixels.apply(flat)
+    assert torch.equal(deviation, flat.std(dim=(2, 3)))
+    (first,) = torch.autograd.grad(deviation.sum(), flat, create_graph=True)
+    (second,) = torch.autograd.grad(first.square().sum(), flat)
+    assert first[0, 1].abs().max() == 0 and torch.isfinite(first).all() and torch.isfinite(second).all()
+    network = create_network("tiny-kadid-synth").train().requires_grad_(True)
+    a = torch.rand(4, 3, 96, 96, generator=torch.Generator().manual_seed(1))
+    a[:2] = 0.5
+    a.requires_grad_(True)
+    gradient_norm_penalty(network(a, torch.rand(4, 3, 96, 96)), a, GradientNormConfig(weight=0.01)).backward()
+    assert all(torch.isfinite(p.grad).all() for p in network.parameters() if p.grad is not None)

@@ -231,6 +231,35 @@ def test_kadid_synth_records_its_spec_and_refuses_another(tmp_path):
         make_kadid_synth(tmp_path, SynthSpec(scenes_per_source=2, sources=("chelsea",)))
 
 
+def test_synthetic_sets_train_together_each_on_its_own_scale(tmp_path, monkeypatch):
+    """data.synthetic: [kadid, tid2013]: each set generated in root/<set>, its scenes named <set>/<scene> (so
+    pairs never cross sets), its MOS mapped from its own scale to [0, 1]; TID2013 rates no reference, so its
+    references are no rows. Two photographs stand in for all of them."""
+    import functools
+
+    import rqi_loss.training.rows as rows_module
+    from rqi_loss.training.pairs import dense_pairs
+    from rqi_loss.training.rows import load_rows
+
+    spec = functools.partial(SynthSpec, sources=("chelsea", "coffee"))
+    monkeypatch.setattr(rows_module, "SynthSpec", spec)
+    data = {"synthetic": ["kadid", "tid2013"], "root": str(tmp_path), "scenes_per_source": 1, "mos_range": [0, 1]}
+    config = parse_config({"name": "both", "architecture": "rqi_cnn", "data": data})
+    rows = load_rows(config)
+    kadid = [r for r in rows if r.scene.startswith("kadid/")]
+    tid = [r for r in rows if r.scene.startswith("tid2013/")]
+    assert len(kadid) == 2 * (1 + 25 * 5) and len(tid) == 2 * 24 * 5 and len(rows) == len(kadid) + len(tid)
+    assert (tmp_path / "kadid" / "table.csv").is_file() and (tmp_path / "tid2013" / "table.csv").is_file()
+    assert all(0 <= r.mos <= 1 for r in rows) and max(r.mos for r in kadid) == 1.0  # references: the top
+    assert max(r.mos for r in tid) == pytest.approx(6.4827 / 9, abs=0.01)  # contrast increase, level 2
+    scenes = [r.scene.split("/")[0] for r in rows]
+    assert all(scenes[i] == scenes[j] for i, j in dense_pairs(rows).tolist())
+    with pytest.raises(ValueError, match=r"set data.mos_range: \[0, 1\] \(got None\)"):
+        parse_config({"name": "both", "architecture": "rqi_cnn", "data": {**data, "mos_range": None}})
+    with pytest.raises(ValueError, match=r"data.synthetic must name one or more distinct sets of kadid, tid2013"):
+        parse_config({"name": "x", "architecture": "rqi_cnn", "data": {"synthetic": "live"}})
+
+
 def tiny_config_values(table, name: str, **optim) -> dict:
     """Config values of a tiny rqi_cnn run over ``_tiny_dataset``'s table: 1 epoch of 32 pairs; ``optim``
     entries change the optimiser section."""

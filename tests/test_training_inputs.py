@@ -222,18 +222,20 @@ def test_gradient_norm_penalty_is_the_first_order_gain_and_relative_is_scale_fre
     the gradient's sign); relative: divided by the spread of f, so a judge scaled by 10 pays the same."""
     import torch
 
+    from rqi_loss.networks import build_network
     from rqi_loss.training.gradient_norm import GradientNormConfig, gradient_norm_penalty
 
-    from conftest import make_tiny_network
-
-    network = make_tiny_network().double()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        network = build_network("rqi_cnn", {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0})
+    network = network.double().eval()
     g = torch.Generator().manual_seed(1)
     a, b = torch.rand(3, 3, 32, 32, generator=g, dtype=torch.float64), torch.rand(3, 3, 32, 32, dtype=torch.float64)
     a.requires_grad_(True)
     absolute = GradientNormConfig(weight=1.0, eps=1e-4, relative=False)
     prediction = network(a, b)
     penalty = gradient_norm_penalty(prediction, a, absolute)
-    (gradient,) = torch.autograd.grad(prediction.sum(), a)
+    (gradient,) = torch.autograd.grad(prediction.sum(), a, retain_graph=True)
     with torch.no_grad():
         moved = network(a + absolute.eps * gradient.sign(), b)
     # ReLU kinks crossed by the step make the finite difference differ by a fraction of a percent

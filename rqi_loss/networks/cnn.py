@@ -88,6 +88,27 @@ def _band_shape(band: torch.Tensor, floor: float = _EPS) -> list[torch.Tensor]:
     return [0.5 * torch.log(band.square().mean(dim=(2, 3)) + floor**2), torch.log(local + floor).mean(dim=(2, 3))]
 
 
+class _StdOverPixels(torch.autograd.Function):
+    """(N, C, H, W) -> (N, C) standard deviation over H and W, exactly ``torch.std``'s values, with a gradient that
+    is 0 (not NaN) where the deviation is 0 and a backward that is itself differentiable there: a flat low-pass
+    image (a saturated crop) then trains, double backward (optim.gradient_norm) included."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return x.std(dim=(2, 3))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        variance = x.var(dim=(2, 3), keepdim=True)
+        flat = variance == 0
+        safe = torch.where(flat, torch.ones_like(variance), variance).sqrt()
+        count = x.shape[2] * x.shape[3]
+        scale = torch.where(flat, torch.zeros_like(safe), grad[..., None, None] / ((count - 1) * safe))
+        return scale * (x - x.mean(dim=(2, 3), keepdim=True))
+
+
 def _log_peak_cell(t: torch.Tensor, floor: float = _EPS) -> torch.Tensor:
     """(N, C, H, W) -> (N, C) log of the largest mean absolute value over 8x8 cells: a local loss (a colour
     block, a patch of artefacts) that a spatial mean dilutes."""
@@ -255,7 +276,7 @@ class CompactRQI(RQINetwork):
         stats, floor = [], self.cfg.floor
         for band, response in features:
             if response is None:  # low-pass rest
-                stats += [band.mean(dim=(2, 3)), torch.log(band.std(dim=(2, 3)) + floor)]
+                stats += [band.mean(dim=(2, 3)), torch.log(_StdOverPixels.apply(band) + floor)]
                 continue
             if not self.cfg.own_bands:
                 continue

@@ -23,7 +23,9 @@ class DataConfig:
     # "csv" (scene,image,mos[,group][,reference]), "iqa" (dis_img_path,...,score), or a dataset in the layout it
     # is distributed in, under root: "kadid10k", "pipal", "tid2013", "pieapp" (see rqi_loss.training.layouts)
     format: str = "csv"
-    synthetic: str | None = None  # "kadid": make KADID-synth from scikit-image photographs into root
+    # "kadid" (KADID-synth) or "tid2013" (TID2013-synth), made from scikit-image photographs into root; or a list
+    # of them, trained on together (each in root/<set>, MOS mapped to [0, 1] per set: give mos_range [0, 1])
+    synthetic: str | tuple[str, ...] | None = None
     root: str = ".cache/kadid-synth"  # KADID-synth's folder, or the dataset's folder for a layout format
     pieapp_split: str = "train"  # format pieapp: the split read (train, val or test)
     scenes_per_source: int = 5  # with synthetic: scenes cut from each source photograph (at most)
@@ -117,6 +119,31 @@ def _check_data_keys(data: DataConfig, given: dict[str, Any]) -> None:
         )
 
 
+def synthetic_sets(data: DataConfig) -> tuple[str, ...]:
+    """The synthetic sets ``data.synthetic`` names, as a tuple (empty: none)."""
+    if data.synthetic is None:
+        return ()
+    return (data.synthetic,) if isinstance(data.synthetic, str) else tuple(data.synthetic)
+
+
+def _check_synthetic(data: DataConfig) -> None:
+    """ValueError for an unknown synthetic set, a repeated one, or several without ``mos_range: [0, 1]``."""
+    from .synth import DISTORTION_SETS  # here, not at the top: synth imports the image libraries
+
+    names = synthetic_sets(data)
+    unknown = [name for name in names if name not in DISTORTION_SETS]
+    if unknown or len(set(names)) != len(names) or (data.synthetic is not None and not names):
+        raise ValueError(
+            f"data.synthetic must name one or more distinct sets of {', '.join(DISTORTION_SETS)}; "
+            f"got {data.synthetic!r}"
+        )
+    if len(names) > 1 and data.mos_range != (0.0, 1.0):
+        raise ValueError(
+            f"data.synthetic {list(names)}: each set's MOS is mapped to [0, 1] so pairs of every set share one "
+            f"label scale; set data.mos_range: [0, 1] (got {data.mos_range})"
+        )
+
+
 def _check_counts(optim: OptimConfig) -> None:
     """ValueError for a count of the optimiser section that is not positive."""
     for key in ("epochs", "pairs_per_epoch", "batch_size", "val_pairs"):
@@ -164,6 +191,7 @@ def parse_config(values: dict[str, Any]) -> TrainConfig:
     if data.format in PAIRWISE_LAYOUTS and config.recipe != "rqi":
         raise ValueError(f"data.format {data.format!r} labels pairs, not images: it needs recipe: rqi")
     _check_data_keys(data, data_values)
+    _check_synthetic(data)
     _check_counts(optim)
     check_augment(optim.augment, "optim.augment")
     if optim.ema_decay is not None and not 0.0 < optim.ema_decay < 1.0:

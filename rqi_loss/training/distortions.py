@@ -242,10 +242,14 @@ DISTORTIONS: dict[str, Distortion] = {
 }  # fmt: skip
 
 
-def distort(img: np.ndarray, name: str, level: int, rng: np.random.Generator) -> np.ndarray:
-    """Apply distortion ``name`` (a key of DISTORTIONS) at ``level`` 1..5; returns float64 (H, W, 3) in [0, 1]."""
+def distort(
+    img: np.ndarray, name: str, level: int, rng: np.random.Generator, distortions: dict[str, Distortion] | None = None
+) -> np.ndarray:
+    """Apply distortion ``name`` of ``distortions`` (default: KADID-10k's, DISTORTIONS) at ``level`` 1..5; returns
+    float64 (H, W, 3) in [0, 1]."""
+    distortions = DISTORTIONS if distortions is None else distortions
     try:
-        function = DISTORTIONS[name]
+        function = distortions[name]
     except KeyError:
-        raise KeyError(f"unknown distortion {name!r}; available: {', '.join(DISTORTIONS)}") from None
+        raise KeyError(f"unknown distortion {name!r}; available: {', '.join(distortions)}") from None
     return _clip(np.asarray(function(img, level, rng), dtype=np.float64))

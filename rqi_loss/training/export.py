@@ -13,13 +13,14 @@ import torch
 
 from ..checkpoints import write_folder
 from ..model_card import CardMetadata, HeldOutResult
-from .config import TrainConfig
+from .config import TrainConfig, synthetic_sets
 from .plots import plot_history
+from .synth import DISTORTION_SETS
 
 TRANSFER_NOTE = (
-    "Labels of KADID-synth are the mean KADID-10k MOS of each (distortion type, level), transferred to "
-    "distortions re-implemented on scikit-image photographs: a transfer of human labels, not a human study "
-    "of these images."
+    "Labels of the synthetic sets (KADID-synth, TID2013-synth) are the dataset's mean MOS of each (distortion "
+    "type, level), transferred to distortions re-implemented on scikit-image photographs: a transfer of human "
+    "labels, not a human study of these images."
 )
 RECIPE_SUMMARIES = {
     "rqi": "dense MOS-difference pairs, Huber loss",
@@ -34,14 +35,14 @@ def export(network: torch.nn.Module, state: dict, config: TrainConfig, summary: 
     provenance = {
         "recipe": config.recipe,
         "training": f"rqi-train ({config.name})",
-        "data": config.data.synthetic or config.data.table,
+        "data": "+".join(synthetic_sets(config.data)) or config.data.table,
         "held_out_groups": summary["val_groups"],
         "mos_range": summary["mos_range"],
         "validation": {k: round(v, 4) for k, v in summary["best"].items() if _measured(v)},
     }
     if "members" in summary:
         provenance["member_seeds"] = [member["seed"] for member in summary["members"]]
-    if config.data.synthetic == "kadid":
+    if config.data.synthetic is not None:
         provenance["label_note"] = TRANSFER_NOTE
     write_folder(
         output,
@@ -87,7 +88,7 @@ def _dataset_id(config: TrainConfig) -> str:
     """kadid-synth, the layout's dataset (kadid10k, pipal, ...) or the table's file name."""
     data = config.data
     if data.synthetic:
-        return f"{data.synthetic}-synth"
+        return "+".join(f"{name}-synth" for name in synthetic_sets(data))
     if data.format not in ("csv", "iqa"):
         return data.format
     return Path(data.table).stem if data.table else "custom"
@@ -124,9 +125,10 @@ def model_card(config: TrainConfig, summary: dict[str, Any], parameters: int) ->
     """Markdown card with the measured held-out numbers (of the ensemble and each member, for ensembles)."""
     best = summary["best"]
     rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in best.items() if isinstance(v, float))
-    data = "KADID-synth (generated; see below)" if config.data.synthetic else str(config.data.table)
+    titles = " + ".join(DISTORTION_SETS[name].title for name in synthetic_sets(config.data))
+    data = f"{titles} (generated; see below)" if config.data.synthetic else str(config.data.table)
     weights = f"; weights: moving average (EMA decay {config.optim.ema_decay})" if config.optim.ema_decay else ""
-    note = f"\n\n{TRANSFER_NOTE}" if config.data.synthetic == "kadid" else ""
+    note = f"\n\n{TRANSFER_NOTE}" if config.data.synthetic is not None else ""
     architecture = f"`{config.architecture}`"
     if "members" in summary:
         members = summary["members"]

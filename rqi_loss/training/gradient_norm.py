@@ -6,7 +6,8 @@ For a pair (a, b), ``eps * ||d f(a, b) / d a||_1`` is the first-order gain in f 
 of ``a`` (the image judged, the SR output in a loss) by at most ``eps`` can buy. Penalised as it is, it is met
 most cheaply by shrinking every verdict (the scale of f is free under a Huber loss with a small delta), which is
 not robustness; ``relative: true`` divides it by the batch's spread (standard deviation) of f, so the penalty
-is the same at any scale of f and only a flatter judge lowers it.
+is the same at any scale of f and only a flatter judge lowers it. The network must support double backward
+(``rqi_cnn`` does; torch's CPU flash attention in ViT judges does not).
 """
 
 from __future__ import annotations

@@ -3,14 +3,15 @@ training and held-out rows."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .config import DataConfig, TrainConfig
+from .config import DataConfig, TrainConfig, synthetic_sets
 from .layouts import LAYOUTS, PAIRWISE_LAYOUTS, LabelledPairs, read_layout, read_pieapp
-from .synth import SynthSpec, make_kadid_synth
+from .synth import DISTORTION_SETS, SynthSpec, make_synthetic_set
 from .tables import ImageRow, TrainingDataError, read_csv_table, read_iqa_table
 
 
@@ -31,9 +32,7 @@ def load_rows(config: TrainConfig) -> list[ImageRow]:
     if data.format in LAYOUTS:
         return read_layout(data.format, data.root, reference_mos=data.reference_mos)
     if data.synthetic is not None:
-        if data.synthetic != "kadid":
-            raise TrainingDataError(f"data.synthetic must be 'kadid'; got {data.synthetic!r}")
-        return read_csv_table(synth_table(data), group_column="source", reference_column="reference")
+        return synthetic_rows(data)
     if data.format == "iqa":
         if data.image_root is None:
             raise TrainingDataError("data.image_root is required for format 'iqa' tables")
@@ -43,10 +42,27 @@ def load_rows(config: TrainConfig) -> list[ImageRow]:
     )
 
 
-def synth_table(data: DataConfig) -> Path:
-    """The table of the KADID-synth set that ``data`` names (``root``, ``scenes_per_source``), generated first
-    when missing."""
-    return make_kadid_synth(data.root, SynthSpec(scenes_per_source=data.scenes_per_source))
+def synth_table(data: DataConfig, name: str = "kadid", root: str | Path | None = None) -> Path:
+    """The table of the synthetic set ``name`` (``data.scenes_per_source`` scenes per photograph) under ``root``
+    (default ``data.root``), generated first when missing."""
+    spec = SynthSpec(scenes_per_source=data.scenes_per_source, distortion_set=name)
+    return make_synthetic_set(data.root if root is None else root, spec)
+
+
+def synthetic_rows(data: DataConfig) -> list[ImageRow]:
+    """The rows of ``data.synthetic``: one set as its table rates them (in ``data.root``); several sets each in
+    ``data.root/<set>``, their scenes named ``<set>/<scene>`` (so pairs never cross sets) and each set's MOS
+    mapped from its own scale to [0, 1] (the config then gives ``data.mos_range: [0, 1]``)."""
+    names = synthetic_sets(data)
+    if len(names) == 1:
+        return read_csv_table(synth_table(data, names[0]), group_column="source", reference_column="reference")
+    rows = []
+    for name in names:
+        low, high = DISTORTION_SETS[name].mos_range
+        table = synth_table(data, name, Path(data.root) / name)
+        for row in read_csv_table(table, group_column="source", reference_column="reference"):
+            rows.append(dataclasses.replace(row, scene=f"{name}/{row.scene}", mos=(row.mos - low) / (high - low)))
+    return rows
 
 
 def train_val_split(config: TrainConfig, rows: list[ImageRow]) -> tuple[list[ImageRow], list[ImageRow]]:

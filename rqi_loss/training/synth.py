@@ -1,9 +1,12 @@
-"""KADID-synth: a labelled IQA set made offline from scikit-image's photographs.
+"""Synthetic IQA sets made offline from scikit-image's photographs: KADID-synth and TID2013-synth.
 
-Scenes are cut from the photographs; every scene gets the 25 KADID-10k distortion types at 5 levels
-(``distortions.py``), each image labelled with the mean KADID-10k MOS of its (type, level). This transfers
-human labels from KADID-10k to similar distortions; it is not a human study of these images. Writes PNGs
-and a CSV table (scene, image, mos, source, distortion, level, reference) readable by ``read_csv_table``.
+Scenes are cut from the photographs; every scene gets a dataset's distortion types at 5 levels (KADID-10k's 25,
+``distortions.py``; TID2013's 24, ``tid2013_distortions.py``), each image labelled with the dataset's mean MOS of
+its (type, level). This transfers human labels to similar distortions; it is not a human study of these
+images. Writes PNGs and a CSV table (scene, image, mos, source, distortion, level, reference) readable by
+``read_csv_table``. KADID-10k rates its references' quality as the top of its scale (5), so KADID-synth's
+references are rated rows; TID2013 does not rate its references, so TID2013-synth's are only the ``reference``
+column (its pairs are distorted against distorted).
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .distortions import DISTORTIONS, distort
-from .kadid_table import MOS_RANGE, kadid_mean_mos
+from .distortions import DISTORTIONS, Distortion, distort
+from .kadid_table import MOS_RANGE, TID2013_MOS_RANGE, kadid_mean_mos, tid2013_mean_mos
 from .tables import TrainingDataError
+from .tid2013_distortions import TID2013_DISTORTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +46,31 @@ SPEC_FILE = "spec.json"  # the SynthSpec a root was generated with
 
 
 @dataclass(frozen=True)
+class DistortionSet:
+    """A dataset's distortions and labels: ``distortions`` by name (type id = position + 1), ``labels()`` ->
+    {(name, level): mean MOS}, its ``mos_range`` and the MOS of an undistorted reference (None: not rated)."""
+
+    title: str
+    distortions: dict[str, Distortion]
+    labels: object  # () -> dict[(str, int), float]
+    mos_range: tuple[float, float]
+    reference_mos: float | None
+
+
+DISTORTION_SETS = {
+    "kadid": DistortionSet("KADID-synth", DISTORTIONS, kadid_mean_mos, MOS_RANGE, MOS_RANGE[1]),
+    "tid2013": DistortionSet("TID2013-synth", TID2013_DISTORTIONS, tid2013_mean_mos, TID2013_MOS_RANGE, None),
+}
+
+
+@dataclass(frozen=True)
 class SynthSpec:
     scene_size: int = 160
     scenes_per_source: int = 5
     min_scene_std: float = 0.08  # skip flat crops (sky, black borders)
     seed: int = 0
     sources: tuple[str, ...] | None = None  # a subset of PHOTOGRAPHS (default: all)
+    distortion_set: str = "kadid"  # a key of DISTORTION_SETS
 
 
 def _load_photo(file_name: str) -> np.ndarray:
@@ -76,7 +99,7 @@ def _save_png(img: np.ndarray, path: Path) -> None:
 LOCK_FILE = ".generating.lock"
 
 
-def make_kadid_synth(root: str | os.PathLike, spec: SynthSpec = SynthSpec()) -> Path:
+def make_synthetic_set(root: str | os.PathLike, spec: SynthSpec = SynthSpec()) -> Path:
     """Generate the set under ``root`` (idempotent: an existing complete table made with the same ``spec`` is
     reused; one made with another spec raises a ValueError); returns the table.
 
@@ -100,7 +123,12 @@ def make_kadid_synth(root: str | os.PathLike, spec: SynthSpec = SynthSpec()) -> 
 
 def _generate(root: Path, table: Path, spec: SynthSpec) -> None:
     """Write every image, then the spec and the table (the table last: its presence means the set is whole)."""
-    labels = kadid_mean_mos()
+    if spec.distortion_set not in DISTORTION_SETS:
+        raise TrainingDataError(
+            f"unknown distortion set {spec.distortion_set!r}; available: {', '.join(DISTORTION_SETS)}"
+        )
+    chosen = DISTORTION_SETS[spec.distortion_set]
+    labels = chosen.labels()
     rng = np.random.default_rng(spec.seed)
     rows = []
     sources = spec.sources or tuple(PHOTOGRAPHS)
@@ -108,7 +136,7 @@ def _generate(root: Path, table: Path, spec: SynthSpec) -> None:
     if unknown:
         raise TrainingDataError(f"unknown sources {unknown}; available: {', '.join(PHOTOGRAPHS)}")
     jobs = [(source, name) for source in sources for name in PHOTOGRAPHS[source]]
-    for source, file_name in tqdm(jobs, desc="KADID-synth photographs"):
+    for source, file_name in tqdm(jobs, desc=f"{chosen.title} photographs"):
         per_file = max(1, spec.scenes_per_source // len(PHOTOGRAPHS[source]))
         scenes = cut_scenes(_load_photo(file_name), SynthSpec(**{**spec.__dict__, "scenes_per_source": per_file}), rng)
         for index, scene in enumerate(scenes):
@@ -117,11 +145,12 @@ def _generate(root: Path, table: Path, spec: SynthSpec) -> None:
             folder.mkdir(exist_ok=True)
             _save_png(scene, folder / "reference.png")
             reference = f"{scene_id}/reference.png"
-            rows.append((scene_id, reference, MOS_RANGE[1], source, "reference", 0, reference))
-            for name in DISTORTIONS:
+            if chosen.reference_mos is not None:
+                rows.append((scene_id, reference, chosen.reference_mos, source, "reference", 0, reference))
+            for name in chosen.distortions:
                 for level in range(1, 6):
                     image = f"{scene_id}/{name}_{level}.png"
-                    _save_png(distort(scene, name, level, rng), root / image)
+                    _save_png(distort(scene, name, level, rng, chosen.distortions), root / image)
                     rows.append((scene_id, image, labels[(name, level)], source, name, level, reference))
     staging = table.with_suffix(".tmp")
     with staging.open("w", newline="") as handle:
@@ -132,7 +161,7 @@ def _generate(root: Path, table: Path, spec: SynthSpec) -> None:
     spec_staging.write_text(json.dumps(_spec_record(spec), indent=2) + "\n")
     os.replace(spec_staging, root / SPEC_FILE)
     os.replace(staging, table)  # the table appears only once every image is written
-    logger.info("KADID-synth: %d images in %d scenes under %s", len(rows), len({r[0] for r in rows}), root)
+    logger.info("%s: %d images in %d scenes under %s", chosen.title, len(rows), len({r[0] for r in rows}), root)
 
 
 def _spec_record(spec: SynthSpec) -> dict:
@@ -147,9 +176,15 @@ def _check_spec(root: Path, spec: SynthSpec) -> None:
         logger.warning("KADID-synth under %s has no %s; reusing it as it is", root, SPEC_FILE)
         return
     found, wanted = json.loads(path.read_text()), _spec_record(spec)
+    found.setdefault("distortion_set", "kadid")  # sets generated before there were several
     if found != wanted:
         changed = {k: (found.get(k), v) for k, v in wanted.items() if found.get(k) != v}
         raise TrainingDataError(
-            f"KADID-synth under {root} was generated with another spec (key: (found, wanted)) {changed}; "
+            f"the synthetic set under {root} was generated with another spec (key: (found, wanted)) {changed}; "
             "give data.root a new folder for this spec, or delete the old one"
         )
+
+
+def make_kadid_synth(root: str | os.PathLike, spec: SynthSpec = SynthSpec()) -> Path:
+    """KADID-synth under ``root`` (:func:`make_synthetic_set` with the spec's distortion set, KADID's by default)."""
+    return make_synthetic_set(root, spec)
