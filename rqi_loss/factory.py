@@ -114,8 +114,24 @@ def create_network(
         pretrained: ``False`` gives random weights (tests, training from scratch).
         checkpoint_path: a local ``.pt``/``.pth``/``.safetensors`` file or Hub-layout folder to load instead of
             downloading (for machines without internet).
-        cache_dir, local_files_only, token: for whatever comes from the Hub ('hf-hub:' names and zoo names whose
-            weights are on the Hub), as huggingface_hub's (see :class:`rqi_loss.hub.HubOptions`).
+        cache_dir: where Hub files are cached (default: HF_HUB_CACHE), for whatever comes from the Hub
+            ('hf-hub:' names and zoo names whose weights are on the Hub).
+        local_files_only: the Hub cache only, no request.
+        token: for private repos (default: the logged-in one); see :class:`rqi_loss.hub.HubOptions`.
+
+    Raises:
+        KeyError: an unknown zoo name (the message lists the available ones).
+        rqi_loss.WeightsError: weights that cannot be had (offline and not cached, a missing repo or file) or are
+            corrupt (:class:`rqi_loss.ChecksumError`, :class:`rqi_loss.CheckpointError`).
+
+    Example:
+        >>> import rqi_loss
+        >>> rqi_loss.list_models()
+        ['maniqa-pipal', 'tiny-kadid-synth']
+        >>> network = rqi_loss.create_network("tiny-kadid-synth")  # embedded: no download
+        >>> network.input_size, network.training, any(p.requires_grad for p in network.parameters())
+        (128, False, False)
+        >>> random = rqi_loss.create_network("maniqa-pipal", pretrained=False)  # the architecture, random weights
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a model name string; got {type(name).__name__}")

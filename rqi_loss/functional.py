@@ -131,8 +131,9 @@ def rqi_score(
     """Per-image relative quality f(sr, gt), averaged over aligned crops at the network's input size.
 
     Args:
-        sr, gt: (N, 3, H, W) float, gt in [0, 1], sr any finite values (1 channel is repeated to 3); H, W >=
-            the network's input size, smaller images are upscaled (both alike) with a warning.
+        sr: (N, 3, H, W) float, any finite values (1 channel is repeated to 3); H, W >= the network's input
+            size, smaller images are upscaled (both alike) with a warning.
+        gt: (N, 3, H, W) float in [0, 1], the reference, of ``sr``'s shape.
         network: an RQI network (``input_size``; ``extract``/``compare`` or ``forward(sr, gt)``).
         crop: "random" (``num_crops`` crops per image from ``generator``), "grid" (fewest overlapping crops
             covering every pixel) or "center".
@@ -151,6 +152,19 @@ def rqi_score(
 
     Returns:
         (N,) float32 scores; differentiable with respect to ``sr`` only.
+
+    Raises:
+        ValueError: an unknown ``crop``, a bad ``num_crops`` or ``crop_border``, or inputs the value policy
+            refuses (the message names the fix).
+
+    Example:
+        >>> import torch
+        >>> from rqi_loss import create_network
+        >>> from rqi_loss.functional import rqi_score
+        >>> network = create_network("tiny-kadid-synth")
+        >>> gt = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
+        >>> rqi_score(gt, gt, network, crop="center")  # an image against itself: exactly 0 (antisymmetric)
+        tensor([0.])
     """
     recompute = renamed_keyword("checkpoint", "recompute", checkpoint, recompute)
     check_crop_options(crop, num_crops)
@@ -201,6 +215,18 @@ def rqi_loss(
     """``-loss_weight * f(sr, gt)``, optionally weighted per sample, reduced over the batch.
 
     Returns a 0-dim float32 tensor for "mean"/"sum", (N,) for "none". ``score_kwargs`` go to :func:`rqi_score`.
+
+    Example:
+        >>> import torch
+        >>> from rqi_loss import RQILoss, create_network
+        >>> from rqi_loss.functional import rqi_loss
+        >>> network = create_network("tiny-kadid-synth")
+        >>> g = torch.Generator().manual_seed(0)
+        >>> sr, gt = torch.rand(2, 3, 128, 128, generator=g), torch.rand(2, 3, 128, 128, generator=g)
+        >>> functional = rqi_loss(sr, gt, network, loss_weight=0.1, crop="center")
+        >>> module = RQILoss(network, loss_weight=0.1, crop="center")(sr, gt)  # the module calls this function
+        >>> torch.equal(functional, module)
+        True
     """
     check_reduction(reduction)
     losses = -loss_weight * rqi_score(sr, gt, network, **score_kwargs)

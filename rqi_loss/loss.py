@@ -34,7 +34,8 @@ class RQILoss(FrozenJudge):
             border of a training patch, where a generator can learn a frame it rewards (0: off).
         antisymmetric: use 0.5 * (f(sr, gt) - f(gt, sr)).
         seed: seed of the loss's private crop generator (the global RNG is never touched).
-        pretrained, checkpoint_path: passed to :func:`rqi_loss.create_network` when ``model`` is a name.
+        pretrained: False builds random weights (passed to :func:`rqi_loss.create_network` for a name).
+        checkpoint_path: local weights for a zoo name (passed to :func:`rqi_loss.create_network`).
         check_inputs: apply the value policy (one host-device sync per call): NaN/Inf, a gt in [0, 255] or
             [-1, 1], or an sr 255x the scale of gt raise a ValueError naming the fix; an sr far outside [0, 1]
             (an unclamped generator output) is scored as it is, with one warning per loss object.
@@ -54,6 +55,24 @@ class RQILoss(FrozenJudge):
     Shapes: ``sr``, ``gt`` (N, 3, H, W), gt in [0, 1], sr any finite values, H, W >= the network's
     ``input_size`` (224 for maniqa-pipal, 128 for tiny-kadid-synth; smaller images are upscaled with a warning);
     optional ``weight`` (N,). Returns a 0-dim float32 tensor ("mean"/"sum") or (N,) ("none").
+
+    Raises:
+        ValueError: an option out of range, or inputs the value policy refuses (the message names the fix).
+        TypeError: inputs that are not float tensors of shape (N, C, H, W).
+
+    Example:
+        >>> import torch
+        >>> from rqi_loss import RQILoss
+        >>> loss = RQILoss("tiny-kadid-synth", loss_weight=0.1, seed=0)  # embedded, offline
+        >>> g = torch.Generator().manual_seed(0)
+        >>> gt = torch.rand(2, 3, 160, 160, generator=g)
+        >>> sr = (gt + 0.05 * torch.randn(gt.shape, generator=g)).clamp(0, 1).requires_grad_()
+        >>> value = loss(sr, gt)  # -0.1 * f(sr, gt): a noisy sr is judged worse than gt, so the loss is > 0
+        >>> value.shape, value.dtype, value.item() > 0
+        (torch.Size([]), torch.float32, True)
+        >>> value.backward()
+        >>> sr.grad.shape, any(p.requires_grad for p in loss.network.parameters())
+        (torch.Size([2, 3, 160, 160]), False)
     """
 
     higher_is_better = False

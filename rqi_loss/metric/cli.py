@@ -208,6 +208,23 @@ def _new_report(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``rqi-score`` command: ``argv`` its arguments (default: the command line); returns the exit code.
+
+    Example (folders are paired by file name; the table goes to stdout):
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from PIL import Image
+        >>> from rqi_loss.metric.cli import main
+        >>> root = tempfile.mkdtemp()
+        >>> rgb = (np.random.default_rng(0).random((160, 160, 3)) * 255).astype(np.uint8)
+        >>> for folder, image in (("gt", rgb), ("same", rgb)):
+        ...     Image.fromarray(image).save(f"{root}/{folder}.png")
+        >>> main([f"{root}/same.png", f"{root}/gt.png", "--model", "tiny-kadid-synth", "--quiet", "--device", "cpu"])
+        rank  method  images       mean       std   wins
+           1  same         1     0.0000    0.0000      1
+        RQI f(SR, GT) with tiny-kadid-synth: higher is better (> 0: judged better than GT); ...
+        0
+    """
     args = build_parser().parse_args(argv)
     with console_output():
         return _run(args)

@@ -29,11 +29,13 @@ class RQIMetric(FrozenJudge):
     Args:
         model: a zoo name (``rqi_loss.list_models()``, ``"hf-hub:org/repo"``) or an RQI network module.
         protocol: "official" (20/10/5 crops at 3 scales), "single-scale", or a :class:`ScoreProtocol`.
-        seed: crop seed. batch_size: most crop pairs per network call.
+        seed: crop seed.
+        batch_size: most crop pairs per network call.
         amp: None | "bf16" | "fp16" | "auto", as for :class:`rqi_loss.RQILoss`.
         resize_sr: resize ``sr`` (bicubic, antialiased) to the size of ``gt`` instead of raising on a mismatch.
         device: move the network there (default: where it is; inputs are moved to the network's device).
-        pretrained, checkpoint_path: passed to :func:`rqi_loss.create_network` when ``model`` is a name.
+        pretrained: False builds random weights (passed to :func:`rqi_loss.create_network` for a name).
+        checkpoint_path: local weights for a zoo name (passed to :func:`rqi_loss.create_network`).
         compile: torch.compile the judge's extract and compare (see :class:`rqi_loss.RQILoss`).
 
     Shapes: ``sr``, ``gt`` (N, 3, H, W) or (3, H, W) in [0, 1]; returns (N,) float32 scores (0-dim for 3-D
@@ -42,6 +44,21 @@ class RQIMetric(FrozenJudge):
 
     Over a dataset (also under torchrun): ``update(sr, gt, indices=...)`` per batch, then ``compute()`` (the mean
     over all ranks' images, each index once) or ``per_image()``; ``reset()`` starts again.
+
+    Example:
+        >>> import torch
+        >>> from rqi_loss import RQIMetric
+        >>> metric = RQIMetric("tiny-kadid-synth", protocol="official", seed=0)
+        >>> from skimage import data
+        >>> photo = torch.from_numpy(data.astronaut()).permute(2, 0, 1).float() / 255  # (3, 512, 512)
+        >>> gt = torch.stack([photo[:, :256, :256], photo[:, 256:, 256:]])
+        >>> blurred = torch.nn.functional.avg_pool2d(gt, 5, stride=1, padding=2, count_include_pad=False)
+        >>> scores = metric(blurred, gt)  # (2,): a blurred copy is judged worse than its original
+        >>> scores.shape, bool((scores < 0).all())
+        (torch.Size([2]), True)
+        >>> _ = metric.update(blurred, gt, indices=[0, 1])
+        >>> bool(metric.compute() == scores.mean())
+        True
     """
 
     higher_is_better = True
@@ -180,7 +197,20 @@ def score(
     """f(sr, gt) with the multi-scale protocol: a one-call form of :class:`RQIMetric` (``options`` are its
     keyword arguments). ``sr``/``gt`` are (N, 3, H, W) / (3, H, W) tensors in [0, 1] or image file paths.
     Returns (N,) float32 scores, or a 0-dim tensor for single images and paths. Build an RQIMetric once
-    to score many images: this builds the network on every call."""
+    to score many images: this builds the network on every call.
+
+    Example:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from PIL import Image
+        >>> from rqi_loss import score
+        >>> rgb = (np.random.default_rng(0).random((192, 192, 3)) * 255).astype(np.uint8)
+        >>> folder = tempfile.mkdtemp()
+        >>> Image.fromarray(rgb).save(f"{folder}/gt.png")
+        >>> Image.fromarray(rgb).save(f"{folder}/sr.png")
+        >>> score(f"{folder}/sr.png", f"{folder}/gt.png", model="tiny-kadid-synth")  # the same image: 0
+        tensor(0.)
+    """
     from ..images import read_image
 
     if isinstance(sr, (str, os.PathLike)):

@@ -112,6 +112,18 @@ class RQINetwork(nn.Module):
         ``card_metadata`` (:class:`rqi_loss.model_card.CardMetadata`: licence, datasets, base model, held-out
         results for the card's YAML header), ``dtype`` ("float32" | "float16" | "bfloat16" storage). Load it
         back with ``rqi_loss.load_network(folder)``, or publish it with :meth:`push_to_hub`.
+
+        Example:
+            >>> import tempfile
+            >>> import torch
+            >>> import rqi_loss
+            >>> network = rqi_loss.create_network("tiny-kadid-synth")
+            >>> folder = network.save_pretrained(tempfile.mkdtemp() + "/my-judge", name="my-judge")
+            >>> sorted(path.name for path in folder.iterdir())
+            ['README.md', 'config.json', 'model.safetensors']
+            >>> x = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
+            >>> torch.equal(rqi_loss.load_network(folder)(x, x.flip(-1)), network(x, x.flip(-1)))
+            True
         """
         from ..checkpoints import write_folder
 
@@ -131,7 +143,13 @@ class RQINetwork(nn.Module):
     ) -> str:
         """Publish this network to the Hub repo ``repo_id`` (created if missing) as one commit of our layout;
         returns the commit id, to pin with ``create_network(f"hf-hub:{repo_id}@{commit}")``. ``revision``: the
-        branch (created from main if missing; default main). ``metadata``: as for :meth:`save_pretrained`."""
+        branch (created from main if missing; default main). ``metadata``: as for :meth:`save_pretrained`.
+
+        Example (needs the Hub and a token with write access, so it is not run here; ``tests/test_publish.py``
+        runs the same calls against a local stand-in of the Hub):
+            >>> commit = network.push_to_hub("my-lab/my-judge", private=True)  # doctest: +SKIP
+            >>> rqi_loss.RQILoss.from_pretrained("my-lab/my-judge", revision=commit)  # doctest: +SKIP
+        """
         from ..publish import push_folder_to_hub
 
         return push_folder_to_hub(
