@@ -54,6 +54,15 @@ def test_readme_test_command_is_what_ci_runs():
     assert block.group(1).strip() in (ROOT / ".ci" / "run").read_text()
 
 
+def test_the_docs_show_the_readmes_two_commands():
+    """docs/index.md includes docs/snippets/*.txt: each must be the README's command, verbatim."""
+    readme = (ROOT / "README.md").read_text()
+    for name in ("main-job-command.txt", "test-command.txt"):
+        command = (ROOT / "docs" / "snippets" / name).read_text().strip()
+        assert f"```bash\n{command}\n```" in readme, name
+        assert f'--8<-- "docs/snippets/{name}"' in (ROOT / "docs" / "index.md").read_text()
+
+
 def test_zoo_records_say_where_their_weights_come_from():
     from rqi_loss.zoo import PretrainedModel
 

@@ -94,12 +94,12 @@ def _pair(network):
     return fixed_pair(network.input_size)
 
 
-def test_readme_publishing_block_runs_as_written(hub, hf_env, tmp_path):  # noqa: F811
+def test_docs_publishing_block_runs_as_written(hub, hf_env, tmp_path):  # noqa: F811
     import subprocess
     import sys
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "weights.md").read_text()
     block = readme.split("### Publishing a judge", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     make_tiny_network(seed=8).save_pretrained(tmp_path / "runs" / "my-judge")
     check = (

@@ -205,7 +205,7 @@ def test_unreadable_and_missing_files_name_the_path(tmp_path):
 
 
 def test_rank_methods_example(tmp_path, capsys):
-    """examples/rank_methods.py, as the README runs it: three methods ranked, scores written."""
+    """examples/rank_methods.py, as docs/evaluation.md runs it: three methods ranked, scores written."""
     import importlib.util
 
     path = Path(__file__).resolve().parents[1] / "examples" / "rank_methods.py"
@@ -214,9 +214,9 @@ def test_rank_methods_example(tmp_path, capsys):
     spec.loader.exec_module(module)
     assert module.main(["--out", str(tmp_path)]) == 0
     table = capsys.readouterr().out.splitlines()
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "evaluation.md").read_text()
     printed = readme.split("$ .venv/bin/python examples/rank_methods.py\n", 1)[1].split("```", 1)[0].splitlines()
-    assert [line.split()[1] for line in table[1:4]] == [line.split()[1] for line in printed[1:4]]  # the README's order
+    assert [line.split()[1] for line in table[1:4]] == [line.split()[1] for line in printed[1:4]]  # the page's order
     assert [line.split()[1] for line in printed[1:4]] == ["jpeg", "noise", "blur"]
     rows = list(csv.DictReader((tmp_path / "scores.csv").open()))
     assert len([r for r in rows if r["image"] != "MEAN"]) == 15
