@@ -143,27 +143,22 @@ def rqi_score(
         recompute: recompute the sr backbone activations in backward instead of storing them (activation
             checkpointing: less memory, one more backbone forward; same values and gradients).
         transforms: True (the default ensemble), a :class:`rqi_loss.PairTransforms` or a mapping of its fields:
-            random transformations drawn from ``generator`` and applied to both images alike (a defence
-            against judge hacking); None/False: off.
-        crop_border: pixels trimmed from every side of both images before the crops are taken, so that no
-            crop touches the border (a generator trained on patches can otherwise learn a frame the judge
-            rewards); what is left must be at least the network's input size.
+            random transformations from ``generator``, both images alike (against judge hacking); None: off.
+        crop_border: pixels trimmed from every side of both images first: no crop touches the border, where a
+            generator trained on patches can learn a frame the judge rewards.
         checkpoint: deprecated name of ``recompute`` (DeprecationWarning; removed in 0.3.0).
 
     Returns:
         (N,) float32 scores; differentiable with respect to ``sr`` only.
 
     Raises:
-        ValueError: an unknown ``crop``, a bad ``num_crops`` or ``crop_border``, or inputs the value policy
-            refuses (the message names the fix).
+        ValueError: a bad ``crop``, ``num_crops`` or ``crop_border``, or inputs the value policy refuses.
 
     Example:
-        >>> import torch
-        >>> from rqi_loss import create_network
-        >>> from rqi_loss.functional import rqi_score
-        >>> network = create_network("tiny-kadid-synth")
+        >>> import torch, rqi_loss
         >>> gt = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
-        >>> rqi_score(gt, gt, network, crop="center")  # an image against itself: exactly 0 (antisymmetric)
+        >>> network = rqi_loss.create_network("tiny-kadid-synth")
+        >>> rqi_loss.functional.rqi_score(gt, gt, network, crop="center")  # an image against itself: 0
         tensor([0.])
     """
     recompute = renamed_keyword("checkpoint", "recompute", checkpoint, recompute)
@@ -174,7 +169,22 @@ def rqi_score(
         warn_sr_outside()
     size = _input_size(network)
     sr, gt = trim_border(sr, gt, crop_border, size)
-    spec = as_transforms(transforms)
+    crops_sr, crops_gt = aligned_crops(sr, gt, size, crop, num_crops, as_transforms(transforms), generator)
+    scores = pair_scores(network, crops_sr, crops_gt, antisymmetric, recompute)
+    return at_least_float32(scores).view(sr.shape[0], -1).mean(dim=1)
+
+
+def aligned_crops(
+    sr: torch.Tensor,
+    gt: torch.Tensor,
+    size: int,
+    crop: str,
+    num_crops: int,
+    spec: PairTransforms | None,
+    generator: torch.Generator | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N * K, 3, size, size) crops of both images at the same positions (sample-major), the images first
+    upscaled to a short side of ``size`` if smaller and, with ``spec``, rescaled and transformed alike."""
     sr, gt = resize_to_min_side(sr, gt, size)
     if spec is not None:
         sr, gt = rescale_pair(sr, gt, spec, size, generator)
@@ -183,8 +193,7 @@ def rqi_score(
     crops_sr, crops_gt = take_crops(sr, offsets, size), take_crops(gt, offsets, size)
     if spec is not None:
         crops_sr, crops_gt = transform_crops(crops_sr, crops_gt, spec, generator)
-    scores = pair_scores(network, crops_sr, crops_gt, antisymmetric, recompute)
-    return at_least_float32(scores).view(n, offsets.shape[1]).mean(dim=1)
+    return crops_sr, crops_gt
 
 
 def reduce_loss(losses: torch.Tensor, reduction: str, weight: torch.Tensor | None) -> torch.Tensor:
