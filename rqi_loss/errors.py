@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["CheckpointError", "ChecksumError", "WeightsError"]
+
 
 class WeightsError(RuntimeError):
     """Weights could not be fetched, read or verified, or do not fit the network."""

@@ -14,6 +14,8 @@ from .hub import HubOptions, file_sha256, hub_file, hub_snapshot, parse_hub_name
 from .networks import RQINetwork, build_network, load_network_state
 from .zoo import PretrainedModel, get_model_record
 
+__all__ = ["create_network", "load_network", "prefetch"]
+
 logger = logging.getLogger(__name__)
 
 HUB_PREFIX = "hf-hub:"

@@ -16,6 +16,8 @@ from .inputs import check_image_pair, check_pair_values, warn_sr_outside
 from .networks.base import at_least_float32, split_features
 from .transforms import PairTransforms, as_transforms, rescale_pair, transform_crops
 
+__all__ = ["rqi_loss", "rqi_score"]
+
 REDUCTIONS = ("mean", "sum", "none")
 
 

@@ -17,6 +17,8 @@ from .judge import FrozenJudge
 from .networks.base import at_least_float32
 from .transforms import PairTransforms, as_transforms
 
+__all__ = ["RQILoss"]
+
 
 class RQILoss(FrozenJudge):
     """``-loss_weight * f(sr, gt)`` with a frozen, pretrained RQI network f.

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+__all__ = ["CardMetadata", "HeldOutResult", "render_card"]
+
 LIBRARY_NAME = "rqi_loss"
 TAGS = ("rqi", "image-quality-assessment", "full-reference-iqa", "super-resolution")
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
+__all__ = ["DEFAULT_TRANSFORMS", "PairTransforms"]
+
 
 @dataclass(frozen=True)
 class PairTransforms:

@@ -12,6 +12,8 @@ from typing import Any, Mapping
 
 from .networks import MANIQARQIConfig
 
+__all__ = ["PretrainedModel", "UnknownModelError", "get_model_record", "list_models", "register"]
+
 _UNPINNED = "main"
 
 

@@ -17,6 +17,8 @@ from ..networks.base import at_least_float32
 from .accumulation import ScoreAccumulator
 from .protocol import ScoreProtocol, downscale, get_protocol, scale_sizes
 
+__all__ = ["RQIMetric", "score"]
+
 
 class RQIMetric(FrozenJudge):
     """f(sr, gt) for whole images: the mean network score over aligned crops at several scales.
