@@ -163,8 +163,9 @@ def random_pair(batch: int, size: int, device: torch.device, seed: int = 0) -> t
 
 def seeded_network(device: torch.device):
     """Our full-size MANIQA-RQI and the authors' MANIQA_RQI with the same seeded random weights."""
-    from rqi_loss.authors import build_reference_maniqa
     from rqi_loss.networks import MANIQARQI, load_network_state
+
+    from authors_reference import build_reference_maniqa
 
     with quiet_timm():
         reference = build_reference_maniqa(seed=0)

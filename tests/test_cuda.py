@@ -81,10 +81,10 @@ def test_metric_protocol_parity_with_the_authors_full_network_on_cuda(monkeypatc
     from PIL import Image
 
     from rqi_loss import RQIMetric
-    from rqi_loss.authors import build_reference_maniqa
     from rqi_loss.images import read_image
     from rqi_loss.networks import load_network_state
 
+    from authors_reference import build_reference_maniqa
     from reference import RecordingRandom, reference_protocol
 
     generator = torch.Generator().manual_seed(3)

@@ -14,7 +14,7 @@ from hub_client import fixed_pair
 from test_hub import hf_env, hub, run_client  # noqa: F401  (fixtures)
 
 pytest.importorskip("rqi.models.maniqa", reason="needs the reference package rqi-iqa (test extra)")
-from rqi_loss.authors import build_reference_maniqa  # noqa: E402
+from authors_reference import build_reference_maniqa  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from rqi_loss.networks import MANIQARQI, load_network_state
 
 pytest.importorskip("rqi.models.maniqa", reason="parity needs the reference package rqi-iqa (test extra)")
-from rqi_loss.authors import build_reference_maniqa  # noqa: E402
+from authors_reference import build_reference_maniqa  # noqa: E402
 
 
 @pytest.fixture(scope="module")
