@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 if importlib.util.find_spec("basicsr") is None or importlib.util.find_spec("torchvision") is None:
     pytest.skip("needs the basicsr extra (basicsr, torchvision)", allow_module_level=True)
@@ -176,6 +177,7 @@ def test_rqi_realesrgan_model_train_pipeline_with_validation(folders, tmp_path):
 @pytest.mark.skipif(
     torch.cuda.is_available(), reason="CPU gloo path; with CUDA BasicSR's NCCL path needs one GPU per rank"
 )
+@pytest.mark.distributed
 def test_ddp_two_processes_on_gloo(folders, tmp_path):
     options = _realesrgan(folders, "ddp")
     log = _run(
@@ -216,33 +218,43 @@ def test_rqi_term_reaches_the_generator(folders, tmp_path):
 
 
 def test_example_smoke(tmp_path):
+    """The main job with 2 seeds and 2 iterations: every output, one summary row per image, seed and arm, the SR
+    images saved, BasicSR's logs in files (the console keeps its progress bar and the summary)."""
+    command = [sys.executable, str(ROOT / "examples" / "finetune_realesrgan.py"), "--workdir", str(tmp_path)]
     result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "examples" / "finetune_realesrgan.py"),
-            "--workdir",
-            str(tmp_path),
-            "--iters",
-            "2",
-            "--warmup-iters",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
+        command + ["--iters", "2", "--warmup-iters", "2", "--seeds", "0,1"], capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = tmp_path / "results"
-    assert {p.name for p in results.iterdir()} == {"comparison.png", "loss_curves.png", "summary.md", "summary.csv"}
+    assert {p.name for p in results.iterdir()} == {
+        "comparison.png",
+        "loss_curves.png",
+        "summary.md",
+        "summary.csv",
+        "sr",
+    }
     rows = list(csv.DictReader((results / "summary.csv").open()))
-    assert list(rows[0]) == ["image", "arm", "rqi", "psnr", "haarpsi", "ms_ssim"]
-    assert sorted({(r["image"], r["arm"]) for r in rows}) == sorted(
-        (image, arm) for image in ("camera", "ihc", "retina") for arm in ("before", "control", "rqi")
+    assert list(rows[0]) == ["image", "seed", "arm", "rqi", "psnr", "haarpsi", "ms_ssim", "vsi", "gmsd", "border"]
+    runs = [("-1", "before")] + [(seed, arm) for seed in ("0", "1") for arm in ("control", "rqi")]
+    images = ("camera", "ihc", "retina")
+    assert sorted((r["image"], r["seed"], r["arm"]) for r in rows) == sorted((i, s, a) for i in images for s, a in runs)
+    assert all(0 < float(r["haarpsi"]) <= 1 and 0 < float(r["vsi"]) <= 1 for r in rows)
+    control = {(r["image"], r["seed"]): r for r in rows if r["arm"] == "control"}
+    rqi = {(r["image"], r["seed"]): r for r in rows if r["arm"] == "rqi"}
+    assert any(control[k]["rqi"] != rqi[k]["rqi"] for k in control)  # the RQI term changed the fine-tune
+    assert sorted(p.name for p in (results / "sr").iterdir()) == [
+        "before",
+        "seed0_control",
+        "seed0_rqi",
+        "seed1_control",
+        "seed1_rqi",
+    ]
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == sorted(
+        ["before_l1.log", "control_seed0.log", "rqi_seed0.log", "control_seed1.log", "rqi_seed1.log"]
     )
-    assert all(0 < float(r["haarpsi"]) <= 1 and 0 < float(r["ms_ssim"]) <= 1 for r in rows)
-    control = {r["image"]: r for r in rows if r["arm"] == "control"}
-    rqi = {r["image"]: r for r in rows if r["arm"] == "rqi"}
-    assert any(control[i]["rqi"] != rqi[i]["rqi"] for i in control)  # the RQI term changed the fine-tune
+    assert "RQI arm minus control arm, per seed" in result.stdout and "INFO: [" not in result.stdout + result.stderr
+    with Image.open(results / "comparison.png") as picture:
+        assert picture.width >= 5 * 256  # five columns at 1:1
 
 
 def test_real_recipe_yaml_runs_through_rqi_basicsr_train(folders, freed_tmp_path):

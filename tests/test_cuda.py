@@ -9,7 +9,7 @@ import torch
 from rqi_loss import RQILoss
 from rqi_loss.networks import MANIQARQI
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ from safetensors.torch import load_file
 
 from test_training import _tiny_dataset, tiny_config_values
 
+pytestmark = pytest.mark.distributed
+
 
 def _free_port() -> int:
     with socket.socket() as probe:

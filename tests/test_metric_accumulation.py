@@ -46,6 +46,7 @@ def test_update_compute_reset_in_one_process():
     assert metric.per_image()[0].tolist() == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.distributed
 def test_two_gloo_ranks_give_one_process_result_without_padding_duplicates():
     out = subprocess.run([sys.executable, str(WORKER)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -59,6 +60,7 @@ def test_two_gloo_ranks_give_one_process_result_without_padding_duplicates():
         torch.testing.assert_close(torch.tensor(rank["mean"]), expected.mean())
 
 
+@pytest.mark.distributed
 def test_ranks_that_disagree_about_indices_are_told_so():
     """Rank 0 passes indices and rank 1 does not: every rank gets the error (scores were silently lost before)."""
     out = subprocess.run([sys.executable, str(WORKER), "mixed"], capture_output=True, text=True, timeout=300)
@@ -79,6 +81,7 @@ def test_direction_and_range_metadata():
     assert not loss.higher_is_better and loss.lower_better and loss.score_range == (-0.5, 0.5)
 
 
+@pytest.mark.distributed
 def test_torchrun_example_gives_the_one_process_result(tmp_path):
     """examples/evaluate_ranks.py, as the README runs it, under torchrun with 2 processes and alone."""
     script = Path(__file__).resolve().parents[1] / "examples" / "evaluate_ranks.py"

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
@@ -139,6 +140,7 @@ def test_resume_needs_a_state_and_the_same_config(tmp_path):
     assert changed.returncode == 2 and "the config differs from the interrupted run's in ['optim']" in changed.stderr
 
 
+@pytest.mark.distributed
 def test_killed_and_resumed_under_torchrun(tmp_path):
     """2 gloo ranks under torchrun, the whole process group killed with SIGKILL after an epoch, resumed with
     --resume under torchrun: the weights of the uninterrupted 2-rank run, bit for bit."""
@@ -163,6 +165,7 @@ def test_killed_and_resumed_under_torchrun(tmp_path):
     assert whole == pieces
 
 
+@pytest.mark.distributed
 def test_resume_on_node_local_output_folders_is_refused_on_every_rank(tmp_path):
     """Multi-node --resume needs one shared --output: when rank 1 cannot see the state rank 0 sees, both ranks get
     the same one-line error (tests/ddp_output_worker.py; no rank hangs in a collective)."""

@@ -9,6 +9,7 @@ import multiprocessing
 import subprocess
 import sys
 
+import pytest
 import yaml
 from PIL import Image
 
@@ -33,6 +34,7 @@ def _generate(root: str, start, results) -> None:
         results.put(("error", f"{type(error).__name__}: {error}"))
 
 
+@pytest.mark.distributed
 def test_kadid_synth_generated_by_three_processes_at_once(tmp_path):
     """Every torchrun rank calls the data loading: one generates, the others wait and read the same set (without
     the lock, processes sharing the staging table failed with FileNotFoundError or truncated images)."""
