@@ -11,7 +11,7 @@ from ._version import __version__
 from .errors import CheckpointError, ChecksumError, WeightsError
 from .factory import create_network, load_network, prefetch
 from .loss import RQILoss
-from .metric import RQIMetric, ScoreProtocol, score
+from .metric import RQIMap, RQIMetric, ScoreProtocol, rqi_map, score
 from .networks import RQINetwork
 from .transforms import PairTransforms
 from .zoo import PretrainedModel, get_model_record, list_models
@@ -21,6 +21,7 @@ __all__ = [
     "ChecksumError",
     "PairTransforms",
     "PretrainedModel",
+    "RQIMap",
     "RQILoss",
     "RQIMetric",
     "RQINetwork",
@@ -32,6 +33,7 @@ __all__ = [
     "list_models",
     "load_network",
     "prefetch",
+    "rqi_map",
     "score",
     "WeightsError",
 ]

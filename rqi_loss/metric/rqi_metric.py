@@ -15,6 +15,7 @@ from ..inputs import check_image_pair
 from ..judge import FrozenJudge
 from ..networks.base import at_least_float32
 from .accumulation import ScoreAccumulator
+from .maps import RQIMap, rqi_map
 from .protocol import ScoreProtocol, downscale, get_protocol, scale_sizes
 
 __all__ = ["RQIMetric", "score"]
@@ -182,6 +183,14 @@ class RQIMetric(FrozenJudge):
                 chunk = pair_scores(self.scorer, crops_sr[start:stop], crops_gt[start:stop], antisymmetric=False)
                 scores.append(at_least_float32(chunk).float())
         return torch.cat(scores).view(n, k)
+
+    def map(self, sr: torch.Tensor, gt: torch.Tensor, *, stride: int | None = None) -> RQIMap:
+        """A relative-quality map of (sr, gt) (:func:`rqi_loss.rqi_map`) with this metric's network, mixed
+        precision, batch size and input handling (``resize_sr``, small images upsampled); ``sr``/``gt`` as for
+        calling the metric. Positive where the judge prefers ``sr``."""
+        sr, gt, _ = self._prepare(sr, gt)
+        with self.judge_autocast(sr.device):
+            return rqi_map(sr, gt, self.scorer, stride=stride, batch_size=self.batch_size)
 
     def extra_repr(self) -> str:
         return (
