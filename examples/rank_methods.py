@@ -5,7 +5,9 @@
 Makes a GT folder of 256x256 crops of scikit-image's colour photographs and three folders of degraded copies
 standing in for SR outputs (JPEG quality 20, gaussian blur sigma 2, gaussian noise sigma 0.05), then runs
 ``rqi-score blur jpeg noise gt --model tiny-kadid-synth --also psnr,ssim,haarpsi --out scores.csv --plot
-scores.png`` and prints its table: the ranking by RQI with each method's PSNR, SSIM and HaarPSI and their ranks.
+scores.png --report report.html`` and prints its table: the ranking by RQI with each method's PSNR, SSIM and
+HaarPSI and their ranks. report.html (open it in a browser; its images are in report_files/) shows every image
+of every method beside the GT, with each method's RQI map and zoomed crops.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folders = make_folders(args.out)
     outputs = ["--out", str(args.out / "scores.csv"), "--plot", str(args.out / "scores.png")]
+    outputs += ["--report", str(args.out / "report.html")]
     return rqi_score(
         [*map(str, folders), "--model", "tiny-kadid-synth", "--also", "psnr,ssim,haarpsi", *outputs, "--quiet"]
     )

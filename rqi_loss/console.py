@@ -33,8 +33,11 @@ def console_output(level: int = logging.INFO, fmt: str = "%(levelname)s %(messag
     each, above any progress bar; the logging and warning setup before the block is restored after it."""
     root, handler = logging.getLogger(), _AboveProgressBars()
     handler.setFormatter(logging.Formatter(fmt))
+    console = (sys.stderr, sys.stdout)
+    already = any(isinstance(h, logging.StreamHandler) and h.stream in console for h in root.handlers)
     previous_level, previous_show = root.level, warnings.showwarning
-    root.addHandler(handler)
+    if not already:  # a caller that logs to the console already (logging.basicConfig) keeps its own handler
+        root.addHandler(handler)
     root.setLevel(level)
     warnings.showwarning = _log_warning
     try:

@@ -21,6 +21,7 @@ from ..console import console_output
 from ..images import DEFAULT_MAX_PIXELS, ImageReadError, read_image
 from ..zoo import UnknownModelError
 from .classical import ClassicalMetric, crop_border, parse_metric_names
+from .html_report import HtmlReport
 from .pairing import MethodPairs, PairingError, collect_images, match_method, method_names
 from .protocol import PROTOCOLS
 from .report import OUTPUT_SUFFIXES, ScoreReport
@@ -69,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="pixels cropped from every side for the --also metrics (SR papers crop the scale factor; default 4)",
     )
     parser.add_argument("--plot", type=Path, help="draw each method's per-image scores per metric into this .png")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="write an HTML page (and its images in <name>_files/) with the table, every image side by side, "
+        "zoomed crops and each method's RQI map",
+    )
+    parser.add_argument(
+        "--map-stride", type=int, help="pixels between the RQI map's windows (default: half the network's input)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -117,9 +127,10 @@ def _score_all(
     report: ScoreReport,
     args: argparse.Namespace,
     also: list[ClassicalMetric],
+    page: HtmlReport | None = None,
 ) -> None:
     """Score every pair (RQI and the ``also`` metrics), GT images read once for all methods; failures are
-    recorded and skipped."""
+    recorded and skipped. With ``page``, each image's maps and pictures are added to it."""
     by_image: dict[str, list[tuple[str, Path, Path]]] = {}
     for m in methods:
         for name, sr_file, gt_file in m.pairs:
@@ -134,6 +145,7 @@ def _score_all(
                 report.errors += [(method, name, str(error)) for method, _, _ in entries]
                 bar.update(len(entries))
                 continue
+            shown = {}
             for method, sr_file, _ in entries:
                 try:
                     sr = read_image(sr_file, max_pixels=max_pixels)
@@ -143,12 +155,25 @@ def _score_all(
                             "pass --resize-sr to resize SR to the GT size"
                         )
                     value = float(metric(sr, gt))
-                    report.add(method, name, value, _classical_scores(sr, gt, also, args.crop_border))
+                    classical = _classical_scores(sr, gt, also, args.crop_border)
+                    report.add(method, name, value, classical)
+                    if page is not None:
+                        shown[method] = _panel(metric, sr, gt, value, classical, args.map_stride)
                 except (OSError, ValueError) as error:
                     report.errors.append((method, name, str(error)))
                 bar.update(1)
+            if page is not None and shown:
+                page.add(name, gt, shown)
     finally:
         bar.close()
+
+
+def _panel(metric: RQIMetric, sr: torch.Tensor, gt: torch.Tensor, value: float, classical: dict, stride: int | None):
+    """(sr at the GT's size, its RQI map, the caption under its panel) for the HTML report."""
+    if sr.shape != gt.shape:
+        sr = F.interpolate(sr[None].float(), size=gt.shape[-2:], mode="bicubic", antialias=True)[0].clamp(0, 1)
+    caption = " · ".join([f"RQI {value:+.4f}"] + [f"{name} {number:.4f}" for name, number in classical.items()])
+    return sr, metric.map(sr, gt, stride=stride), caption
 
 
 def _usage_problem(args: argparse.Namespace) -> str | None:
@@ -161,6 +186,10 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return f"--out must end in .csv or .json; got {args.out}"
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         return f"--plot must end in .png; got {args.plot}"
+    if args.report is not None and args.report.suffix.lower() not in (".html", ".htm"):
+        return f"--report must end in .html; got {args.report}"
+    if args.map_stride is not None and args.map_stride < 1:
+        return f"--map-stride must be a positive number of pixels; got {args.map_stride}"
     if args.crop_border < 0:
         return f"--crop-border must be >= 0 pixels; got {args.crop_border}"
     return None
@@ -259,9 +288,10 @@ def _run(args: argparse.Namespace) -> int:
         logger.error("cannot load model %r: %s", args.model, error)
         return EXIT_USAGE
     report = _new_report(args, metric, methods, also)
+    page = HtmlReport(args.report) if args.report is not None else None
     interrupted = False
     try:
-        _score_all(metric, methods, report, args, also)
+        _score_all(metric, methods, report, args, also, page)
     except KeyboardInterrupt:
         interrupted = True
         logger.error("interrupted: writing the scores so far, marked incomplete")
@@ -277,6 +307,8 @@ def _run(args: argparse.Namespace) -> int:
 
         plot_score_distributions(report, args.plot)
         logger.info("wrote %s", args.plot)
+    if page is not None:
+        logger.info("wrote %s (images in %s)", page.write(report), page.folder)
     return EXIT_OK if report.complete else EXIT_INCOMPLETE
 
 
