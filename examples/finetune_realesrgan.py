@@ -52,7 +52,7 @@ TRAIN_PHOTOS = (
 HELDOUT_PHOTOS = ("ihc.png", "retina.jpg", "camera.png")  # never used for training
 ITER_LINE = re.compile(r"iter:\s*([\d,]+)")
 # The shipped defaults, chosen by the measurements in the README ("The main job").
-DEFAULT_WEIGHT = 0.005
+DEFAULT_WEIGHT = 0.002
 DEFAULT_ITERS = 60
 DEFAULT_GT_SIZE = 160
 DEFAULT_CROP_BORDER = 16

@@ -187,3 +187,33 @@ def test_frozen_channel_attention_folds_the_key_projection_exactly(monkeypatch):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         block.float()(x.float())
     assert len(linears) == 3
+
+
+def test_recomputed_and_stored_probabilities_agree_bit_for_bit_and_the_default_keeps_less():
+    """The default channel attention (fp32) recomputes its C x C probabilities in the backward instead of keeping
+    them: the same values and gradients bit for bit as the stored-probability kernel, and C * C * 4 bytes less
+    kept per sample and block between forward and backward (counted with saved-tensor hooks)."""
+    from rqi_loss.networks.channel_attention import channel_attention
+
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 96, 40, generator=g) for _ in range(3))
+    grad = torch.randn(2, 40, 96, generator=g)
+    results, kept = {}, {}
+    for store in (False, True):
+        inputs = [t.clone().requires_grad_(True) for t in (q, k, v)]
+        saved = []
+        with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: saved.append(t.numel() * t.element_size()) or t, lambda t: t
+        ):
+            out = channel_attention(*inputs, store_probabilities=store)
+        out.backward(grad)
+        results[store] = [out.detach(), *[t.grad for t in inputs]]
+        kept[store] = sum(saved)
+    assert all(torch.equal(a, b) for a, b in zip(results[False], results[True]))
+    assert kept[True] - kept[False] == 2 * 96 * 96 * 4
+    from conftest import make_tiny_network
+
+    network = make_tiny_network()
+    assert not network.store_attention_probabilities
+    network.store_attention_probabilities = True
+    assert all(block.store_probabilities for block in (*network.tablock1, *network.tablock2))

@@ -16,39 +16,82 @@ from torch import nn
 _HALF = (torch.float16, torch.bfloat16)
 
 
-def channel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def channel_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, store_probabilities: bool = False
+) -> torch.Tensor:
     """(softmax(q k^T / sqrt(L)) v)^T for (N, C, L) q, k, v (a C x C attention matrix per sample), returned
     as (N, L, C) contiguous.
 
-    - fp32/fp64: :class:`StoredProbabilityAttention` (explicit matmuls; the probabilities kept for the
-      backward instead of recomputing q k^T).
+    - fp32/fp64: explicit matmuls; the backward recomputes the probabilities from q and k
+      (:class:`RecomputedProbabilityAttention`, the default: no C x C matrix kept between forward and backward)
+      or, with ``store_probabilities``, keeps them (:class:`StoredProbabilityAttention`: one C x C matmul fewer
+      in the backward for 4 * C^2 bytes per sample). Both give the same values and gradients, bit for bit.
     - fp16/bf16 (autocast) on CUDA: :class:`HalfChannelAttention` (fp32 logits and softmax, every matmul in
       half precision on tensor cores).
     - fp16/bf16 on the CPU: the fp32 kernel on upcast inputs (faster there than bf16 matmuls;
       bench/results/cpu/channel_attention_bf16.json), the result cast back.
     """
+    full = StoredProbabilityAttention if store_probabilities else RecomputedProbabilityAttention
     if q.dtype not in _HALF:
-        return StoredProbabilityAttention.apply(q, k, v)
+        return full.apply(q, k, v)
     if q.is_cuda:
         return HalfChannelAttention.apply(q, k, v)
     with torch.autocast(q.device.type, enabled=False):
-        return StoredProbabilityAttention.apply(q.float(), k.float(), v.float()).to(q.dtype)
+        return full.apply(q.float(), k.float(), v.float()).to(q.dtype)
+
+
+def _probabilities(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(L)), (N, C, C), scaled after the product as MANIQA does."""
+    return torch.softmax(torch.bmm(q, k.transpose(1, 2)).mul_(q.shape[-1] ** -0.5), dim=-1)
+
+
+def _attention_backward(ctx, probabilities, q, k, v, out_transposed, grad_out_transposed):
+    """(grad q, grad k, grad v) of the transposed channel attention: four C x C-sized matmuls; the softmax
+    backward takes its row sums from dO and O, (N, C, L), rather than from dP and P, (N, C, C)."""
+    needs_q, needs_k, needs_v = ctx.needs_input_grad
+    scale = q.shape[-1] ** -0.5
+    grad_out = grad_out_transposed.transpose(1, 2)  # dO (N, C, L), a view
+    grad_v = torch.bmm(probabilities.transpose(1, 2), grad_out) if needs_v else None
+    grad_q = grad_k = None
+    if needs_q or needs_k:
+        row_sums = (grad_out_transposed * out_transposed).sum(dim=1).unsqueeze(-1)  # rowsum(dP * P), (N, C, 1)
+        grad_logits = torch.bmm(grad_out, v.transpose(1, 2)).sub_(row_sums).mul_(probabilities)
+        if needs_q:
+            grad_q = torch.bmm(grad_logits, k).mul_(scale)
+        if needs_k:
+            grad_k = torch.bmm(grad_logits.transpose(1, 2), q).mul_(scale)
+    return grad_q, grad_k, grad_v
+
+
+class RecomputedProbabilityAttention(torch.autograd.Function):
+    """Channel attention in the inputs' precision (fp32/fp64), output transposed as :func:`channel_attention`'s,
+    keeping only q, k, v and the output for the backward, which recomputes P = softmax(q k^T / sqrt(L)) with the
+    forward's own operations (so values and gradients equal :class:`StoredProbabilityAttention`'s bit for bit):
+    five C x C-sized matmuls in the backward instead of four, no (N, C, C) matrix held between the passes."""
+
+    @staticmethod
+    def forward(ctx, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        out_transposed = torch.bmm(v.transpose(1, 2), _probabilities(q, k).transpose(1, 2))  # (N, L, C)
+        ctx.save_for_backward(q, k, v, out_transposed)
+        return out_transposed
+
+    @staticmethod
+    def backward(ctx, grad_out_transposed: torch.Tensor):
+        q, k, v, out_transposed = ctx.saved_tensors
+        return _attention_backward(ctx, _probabilities(q, k), q, k, v, out_transposed, grad_out_transposed)
 
 
 class StoredProbabilityAttention(torch.autograd.Function):
     """Channel attention in the inputs' precision (fp32/fp64), output transposed as :func:`channel_attention`'s.
 
     The forward keeps P = softmax(q k^T / sqrt(L)), (N, C, C), for the backward, which then needs four
-    C x C-sized matmuls instead of the five of a recomputing kernel (SDPA on the CPU recomputes q k^T): six for
-    forward and backward instead of seven, for 4 * C^2 bytes per sample in fp32 (38 MB at MANIQA's C = 3072).
-    The softmax backward takes its row sums from dO and O, (N, C, L), rather than from dP and P, (N, C, C).
+    C x C-sized matmuls instead of the five of :class:`RecomputedProbabilityAttention`: six for forward and
+    backward instead of seven, for 4 * C^2 bytes per sample in fp32 (38 MB at MANIQA's C = 3072, per block).
     """
 
     @staticmethod
     def forward(ctx, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        logits = torch.bmm(q, k.transpose(1, 2)).mul_(q.shape[-1] ** -0.5)  # scaled after the product, as MANIQA
-        probabilities = torch.softmax(logits, dim=-1)
-        del logits
+        probabilities = _probabilities(q, k)
         out_transposed = torch.bmm(v.transpose(1, 2), probabilities.transpose(1, 2))  # (N, L, C) = (P v)^T
         ctx.save_for_backward(q, k, v, probabilities, out_transposed)
         return out_transposed
@@ -56,19 +99,7 @@ class StoredProbabilityAttention(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out_transposed: torch.Tensor):
         q, k, v, probabilities, out_transposed = ctx.saved_tensors
-        needs_q, needs_k, needs_v = ctx.needs_input_grad
-        scale = q.shape[-1] ** -0.5
-        grad_out = grad_out_transposed.transpose(1, 2)  # dO (N, C, L), a view
-        grad_v = torch.bmm(probabilities.transpose(1, 2), grad_out) if needs_v else None
-        grad_q = grad_k = None
-        if needs_q or needs_k:
-            row_sums = (grad_out_transposed * out_transposed).sum(dim=1).unsqueeze(-1)  # rowsum(dP * P), (N, C, 1)
-            grad_logits = torch.bmm(grad_out, v.transpose(1, 2)).sub_(row_sums).mul_(probabilities)
-            if needs_q:
-                grad_q = torch.bmm(grad_logits, k).mul_(scale)
-            if needs_k:
-                grad_k = torch.bmm(grad_logits.transpose(1, 2), q).mul_(scale)
-        return grad_q, grad_k, grad_v
+        return _attention_backward(ctx, probabilities, q, k, v, out_transposed, grad_out_transposed)
 
 
 def _matmul_fp32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -135,6 +166,7 @@ class ChannelAttention(nn.Module):
 
     def __init__(self, length: int, dropout: float) -> None:
         super().__init__()
+        self.store_probabilities = False  # see channel_attention; set for a whole network by MANIQARQI
         self.c_q = nn.Linear(length, length)
         self.c_k = nn.Linear(length, length)
         self.c_v = nn.Linear(length, length)
@@ -142,10 +174,11 @@ class ChannelAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, channels, length = x.shape
+        store = self.store_probabilities
         if self._folds_key_projection(x):
-            out = channel_attention(self._key_folded_query(x), x, self.c_v(x))
-        else:
-            out = channel_attention(self.c_q(x), self.c_k(x), self.c_v(x))  # (N, L, C) contiguous
+            out = channel_attention(self._key_folded_query(x), x, self.c_v(x), store_probabilities=store)
+        else:  # (N, L, C) contiguous
+            out = channel_attention(self.c_q(x), self.c_k(x), self.c_v(x), store_probabilities=store)
         out = out.view(n, channels, length)
         return self.proj_drop(out) + x
 

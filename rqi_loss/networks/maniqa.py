@@ -111,6 +111,18 @@ class MANIQARQI(RQINetwork):
     def config(self) -> dict[str, Any]:
         return config_to_dict(self.cfg)
 
+    @property
+    def store_attention_probabilities(self) -> bool:
+        """Whether the channel-attention blocks keep their 3072 x 3072 probabilities for the backward (fp32):
+        False (default) recomputes them there, one more matmul per block for 38 MB less memory per sample and
+        block; True keeps them (bench/loss_step.py measures both). Values and gradients are the same either way."""
+        return all(block.store_probabilities for block in (*self.tablock1, *self.tablock2))
+
+    @store_attention_probabilities.setter
+    def store_attention_probabilities(self, value: bool) -> None:
+        for block in (*self.tablock1, *self.tablock2):
+            block.store_probabilities = bool(value)
+
     def is_unused_checkpoint_key(self, key: str) -> bool:
         """ViT blocks after the deepest tap, the ViT final norm and classifier, ``conv0_x2`` and the swin
         ``downsample`` convs: present in the authors' checkpoint, never used by the computation."""
