@@ -1,5 +1,6 @@
 """2. Loss step (forward + backward to SR): ours vs the naive approach, with and without recompute=True
-(activation checkpointing; reported under the key ``ours_checkpoint``).
+(activation checkpointing; reported under the key ``ours_checkpoint``), and with the channel attention's
+probabilities kept for the backward instead of recomputed (``ours_stored_probabilities``).
 
     python bench/loss_step.py [--device cpu|cuda] [--batches 1 4 8] [--amp bf16] [--repeats 2] [--json out.json]
 
@@ -13,6 +14,8 @@ measured time: no choice of kernels or layouts beats it without fewer FLOPs.
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 
@@ -74,9 +77,12 @@ def main() -> None:
     device = torch.device(args.device)
     ours, theirs = seeded_network(device)
     theirs.requires_grad_(True)
+    storing = copy.deepcopy(ours)
+    storing.store_attention_probabilities = True  # the channel attention's C x C probabilities kept for backward
     losses = {
         "ours": RQILoss(ours, crop="center", amp=args.amp),
         "ours_checkpoint": RQILoss(ours, crop="center", amp=args.amp, recompute=True),
+        "ours_stored_probabilities": RQILoss(storing, crop="center", amp=args.amp),
     }
     dtype = compute_dtype(args.amp)
     square_matmul = matmul_flops_per_second(device, dtype, default_matmul_size(device))
