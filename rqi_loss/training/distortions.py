@@ -135,17 +135,30 @@ def white_noise_ycbcr(img, level, rng):
     return _clip(color.ycbcr2rgb(ycbcr * 255))
 
 
-def impulse_noise(img, level, rng):
-    density = _per_level((0.005, 0.01, 0.02, 0.04, 0.08), level)
+def salt_and_pepper(img: np.ndarray, density: float, rng: np.random.Generator) -> np.ndarray:
+    """A ``density`` fraction of the pixels set to black or white (all channels)."""
     out = img.copy()
     hit = rng.random(img.shape[:2]) < density
     out[hit] = rng.integers(0, 2, size=(int(hit.sum()), 1)).astype(np.float64)
     return out
 
 
-def multiplicative_noise(img, level, rng):
-    std = _per_level((0.05, 0.1, 0.15, 0.22, 0.3), level)
+def multiplicative(img: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarray:
+    """Each value times (1 + gaussian noise of ``std``)."""
     return _clip(img * (1 + rng.normal(0, std, img.shape)))
+
+
+def uniform_quantization(img: np.ndarray, steps: int) -> np.ndarray:
+    """Each value rounded to one of ``steps`` evenly spaced levels in [0, 1]."""
+    return np.round(img * (steps - 1)) / (steps - 1)
+
+
+def impulse_noise(img, level, rng):
+    return salt_and_pepper(img, _per_level((0.005, 0.01, 0.02, 0.04, 0.08), level), rng)
+
+
+def multiplicative_noise(img, level, rng):
+    return multiplicative(img, _per_level((0.05, 0.1, 0.15, 0.22, 0.3), level), rng)
 
 
 def denoise(img, level, rng):
@@ -206,8 +219,7 @@ def pixelate(img, level, rng):
 
 
 def quantization(img, level, rng):
-    steps = _per_level((20, 16, 13, 10, 7), level)
-    return np.round(img * (steps - 1)) / (steps - 1)
+    return uniform_quantization(img, _per_level((20, 16, 13, 10, 7), level))
 
 
 def color_block(img, level, rng):

@@ -19,7 +19,16 @@ from PIL import Image
 from scipy import ndimage
 from skimage import color
 
-from .distortions import Distortion, _clip, _from_pil, _per_level, _to_uint8_pil
+from .distortions import (
+    Distortion,
+    _clip,
+    _from_pil,
+    _per_level,
+    _to_uint8_pil,
+    multiplicative,
+    salt_and_pepper,
+    uniform_quantization,
+)
 from .distortions import denoise as _kadid_denoise
 from .distortions import non_eccentricity_patch as _kadid_patches
 
@@ -84,16 +93,11 @@ def high_frequency_noise(img, level, rng):
 
 
 def impulse_noise(img, level, rng):
-    density = _per_level((0.003, 0.006, 0.012, 0.025, 0.05), level)
-    out = img.copy()
-    hit = rng.random(img.shape[:2]) < density
-    out[hit] = rng.integers(0, 2, size=(int(hit.sum()), 1)).astype(np.float64)
-    return out
+    return salt_and_pepper(img, _per_level((0.003, 0.006, 0.012, 0.025, 0.05), level), rng)
 
 
 def quantization_noise(img, level, rng):
-    steps = _per_level((28, 20, 14, 10, 7), level)
-    return np.round(img * (steps - 1)) / (steps - 1)
+    return uniform_quantization(img, _per_level((28, 20, 14, 10, 7), level))
 
 
 def gaussian_blur(img, level, rng):
@@ -163,8 +167,7 @@ def saturation_change(img, level, rng):
 
 
 def multiplicative_noise(img, level, rng):
-    std = _per_level((0.04, 0.07, 0.1, 0.14, 0.19), level)
-    return _clip(img * (1 + _noise(img.shape, std, rng)))
+    return multiplicative(img, _per_level((0.04, 0.07, 0.1, 0.14, 0.19), level), rng)
 
 
 def comfort_noise(img, level, rng):
