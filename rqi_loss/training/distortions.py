@@ -94,11 +94,21 @@ def color_quantization(img, level, rng):
     return _from_pil(_to_uint8_pil(img).quantize(colors=colours, method=Image.Quantize.MEDIANCUT))
 
 
-def color_saturation_hsv(img, level, rng):
-    factor = _per_level((0.5, 0.3, 0.2, 0.1, 0.0), level)
+def scaled_saturation(img: np.ndarray, factor: float) -> np.ndarray:
+    """The HSV saturation times ``factor``."""
     hsv = color.rgb2hsv(img)
     hsv[..., 1] *= factor
     return _clip(color.hsv2rgb(hsv))
+
+
+def scaled_contrast(img: np.ndarray, factor: float) -> np.ndarray:
+    """Each channel's deviation from its mean times ``factor``."""
+    mean = img.mean(axis=(0, 1), keepdims=True)
+    return _clip(mean + factor * (img - mean))
+
+
+def color_saturation_hsv(img, level, rng):
+    return scaled_saturation(img, _per_level((0.5, 0.3, 0.2, 0.1, 0.0), level))
 
 
 def color_saturation_lab(img, level, rng):
@@ -237,9 +247,7 @@ def high_sharpen(img, level, rng):
 
 
 def contrast_change(img, level, rng):
-    factor = _per_level((0.45, 0.65, 1.15, 1.35, 1.8), level)
-    mean = img.mean(axis=(0, 1), keepdims=True)
-    return _clip(mean + factor * (img - mean))
+    return scaled_contrast(img, _per_level((0.45, 0.65, 1.15, 1.35, 1.8), level))
 
 
 # In KADID-10k order: type id = index + 1.

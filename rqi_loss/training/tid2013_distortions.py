@@ -27,6 +27,8 @@ from .distortions import (
     _to_uint8_pil,
     multiplicative,
     salt_and_pepper,
+    scaled_contrast,
+    scaled_saturation,
     uniform_quantization,
 )
 from .distortions import denoise as _kadid_denoise
@@ -154,16 +156,11 @@ def mean_shift(img, level, rng):
 
 
 def contrast_change(img, level, rng):
-    factor = _per_level((0.85, 1.15, 0.7, 1.3, 0.5), level)  # TID2013's levels alternate decrease / increase
-    mean = img.mean(axis=(0, 1), keepdims=True)
-    return _clip(mean + factor * (img - mean))
+    return scaled_contrast(img, _per_level((0.85, 1.15, 0.7, 1.3, 0.5), level))  # TID2013 alternates: -, +, ...
 
 
 def saturation_change(img, level, rng):
-    factor = _per_level((0.7, 0.5, 0.35, 0.2, 0.05), level)
-    hsv = color.rgb2hsv(img)
-    hsv[..., 1] *= factor
-    return _clip(color.hsv2rgb(hsv))
+    return scaled_saturation(img, _per_level((0.7, 0.5, 0.35, 0.2, 0.05), level))
 
 
 def multiplicative_noise(img, level, rng):
