@@ -64,7 +64,7 @@ def verdicts(rows: list[dict]) -> dict[int, dict[str, object]]:
     held-out image is judged above its GT (f > 0) in the RQI arm."""
     means = seed_means(rows)
     result = {}
-    for seed in sorted({s for s, arm in means if arm == "rqi"}):
+    for seed in sorted({s for s, arm in means if arm == "rqi" and (s, "control") in means}):
         delta = {m: means[(seed, "rqi")][m] - means[(seed, "control")][m] for m in METRICS}
         met = {m: delta[m] >= bound for m, bound in TARGETS.items()}
         above = [r["image"] for r in rows if r["seed"] == seed and r["arm"] == "rqi" and r["rqi"] > 0]
