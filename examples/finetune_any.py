@@ -21,6 +21,7 @@ import argparse
 import copy
 import logging
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -159,6 +160,7 @@ def fine_tune(descriptor, data: dict, args: argparse.Namespace, seed: int, use_r
         rqi = rqi.to(device)
         generator = torch.Generator().manual_seed(seed)
         arm = "rqi" if use_rqi else "control"
+        started = time.perf_counter()
         for _ in tqdm(range(args.iters), desc=f"{arm}, seed {seed}", unit="it", leave=False):
             lr, hr = (
                 t.to(device)
@@ -170,6 +172,10 @@ def fine_tune(descriptor, data: dict, args: argparse.Namespace, seed: int, use_r
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+        seconds = time.perf_counter() - started
+        logger.info(
+            "%s, seed %d: %d steps in %.1f s (%.3f s per step)", arm, seed, args.iters, seconds, seconds / args.iters
+        )
     return model.eval()
 
 

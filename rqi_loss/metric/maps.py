@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..crops import take_crops
-from ..functional import pair_scores
+from ..functional import _input_size, pair_scores
 from ..inputs import check_image_pair
 from ..networks.base import at_least_float32
 
@@ -97,7 +97,7 @@ def rqi_map(
         (torch.Size([1, 3, 3]), 0.0)
     """
     sr, gt = check_image_pair(sr, gt)
-    size = int(network.input_size)
+    size = _input_size(network)
     stride = size // 2 if stride is None else stride
     if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
         raise ValueError(f"stride must be a positive number of pixels, e.g. {size // 2}; got {stride!r}")
