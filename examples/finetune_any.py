@@ -7,7 +7,8 @@ Real-ESRGAN compact, SPAN, SwinIR, HAT, DAT, OmniSR, ...), its scale read from t
 For every seed (``--seeds``) it fine-tunes the model twice, same seed, data and iterations: the control arm with
 L1 alone, the RQI arm with L1 + ``--lambda`` x RQI (-f(SR, HR) with the judge ``--rqi``, its crops kept
 ``--crop-border`` px inside each patch, random flips and rotations). The training pairs are random HR patches
-and their bicubic downscales made on the fly (or the same names in ``--lr-folder``); autocast bf16 on a GPU.
+and their bicubic downscales made on the fly (or the same names in ``--lr-folder``); model and judge run under
+autocast bf16 on a GPU.
 Held-out images (``--held-out``, default: every fifth image of ``--data``) are judged by the judge and by
 referees it never trained on (PSNR, HaarPSI, MS-SSIM, VSI, GMSD), as in the main job. Writes to ``--workdir``:
 ``results/summary.{md,csv}``, ``results/comparison.png`` (1:1, zoomed where the arms differ most), the SR
@@ -38,7 +39,6 @@ from finetune_outputs import referee_scores
 
 logger = logging.getLogger("finetune_any")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-DEMO_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png", "ihc.png")
 
 
 class UsageError(ValueError):
@@ -118,6 +118,16 @@ def check_images(images: dict[str, torch.Tensor], patch: int, scale: int, where:
             )
 
 
+def check_judge_fits(judge_input: int, patch: int, args: argparse.Namespace) -> None:
+    """UsageError unless a training patch without its ``--crop-border`` still holds one judge crop."""
+    if patch - 2 * args.crop_border < judge_input:
+        raise UsageError(
+            f"--patch {patch} without --crop-border {args.crop_border} on each side leaves "
+            f"{patch - 2 * args.crop_border} px, less than the judge {args.rqi}'s input of {judge_input} px; "
+            f"use --patch {judge_input + 2 * args.crop_border} or a smaller --crop-border"
+        )
+
+
 def random_pairs(
     hr_images: list[torch.Tensor],
     lr_images: list[torch.Tensor] | None,
@@ -156,8 +166,10 @@ def fine_tune(descriptor, data: dict, args: argparse.Namespace, seed: int, use_r
         torch.manual_seed(seed)  # dropout and the like inside the model: the same in both arms
         model = copy.deepcopy(descriptor.model).to(device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
-        rqi = RQILoss(args.rqi, loss_weight=args.rqi_weight, seed=seed, crop_border=args.crop_border, transforms=True)
-        rqi = rqi.to(device)
+        amp = "bf16" if device.type == "cuda" else None  # the judge's forward and backward, as the generator's
+        rqi = RQILoss(
+            args.rqi, loss_weight=args.rqi_weight, seed=seed, crop_border=args.crop_border, transforms=True, amp=amp
+        ).to(device)
         generator = torch.Generator().manual_seed(seed)
         arm = "rqi" if use_rqi else "control"
         started = time.perf_counter()
@@ -180,10 +192,9 @@ def fine_tune(descriptor, data: dict, args: argparse.Namespace, seed: int, use_r
 
 
 @torch.no_grad()
-def evaluate(models: dict, held_out: dict[str, torch.Tensor], scale: int, judge_name: str, results: Path):
+def evaluate(models: dict, held_out: dict[str, torch.Tensor], scale: int, judge: torch.nn.Module, results: Path):
     """Rows (image, seed, arm, judge and referees) of every model on the held-out images, the SR images saved
     under ``results/sr``; and the first seed's images for the comparison picture."""
-    judge = create_network(judge_name)
     device = next(iter(models.values())).parameters().__next__().device
     first = min(seed for seed, _ in models if seed >= 0)
     rows, pictures = [], {}
@@ -293,6 +304,8 @@ def run(args: argparse.Namespace) -> str:
         "%s: %s x%d (%s)", args.model, descriptor.architecture.name, descriptor.scale, ", ".join(descriptor.tags)
     )
     data, held_out = training_data(args, descriptor)
+    judge = create_network(args.rqi)
+    check_judge_fits(judge.input_size, data["patch"], args)
     models = {(-1, "before"): descriptor.model.to(args.device).eval()}
     arms = ("control", "rqi") if args.control else ("rqi",)
     for seed in args.seeds:
@@ -301,7 +314,7 @@ def run(args: argparse.Namespace) -> str:
             save_model(model, workdir / "models" / f"{arm}_seed{seed}.pth")
             models[(seed, arm)] = model
     results = workdir / "results"
-    rows, pictures = evaluate(models, held_out, descriptor.scale, args.rqi, results)
+    rows, pictures = evaluate(models, held_out, descriptor.scale, judge.to(args.device), results)
     title = (
         f"{descriptor.architecture.name} x{descriptor.scale}, L1 + {args.rqi_weight:g} x RQI ({args.rqi}), "
         f"{args.iters} steps, seeds {args.seeds}"
