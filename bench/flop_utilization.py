@@ -18,7 +18,7 @@ import functools
 import torch
 
 from rqi_loss import RQILoss
-from rqi_loss.compiled import compile_options
+from rqi_loss._compiled import compile_options
 
 from common import (
     base_parser,

@@ -33,7 +33,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from rqi_loss import PairTransforms, RQILoss, create_network, load_network
+from rqi_loss import PairTransforms, RQILoss, create_network
 from rqi_loss.functional import rqi_score
 from rqi_loss.transforms import as_transforms
 
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if Path(args.model).is_dir():
-        network = load_network(args.model)
+        network = create_network(Path(args.model))
     else:
         network = create_network(args.model, checkpoint_path=args.checkpoint)
     network = network.to(args.device)

@@ -20,7 +20,7 @@ import copy
 import torch
 
 from rqi_loss import RQILoss
-from rqi_loss.amp import judge_autocast
+from rqi_loss._amp import judge_autocast
 
 from common import (
     base_parser,

@@ -17,7 +17,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from rqi_loss import RQILoss
-from rqi_loss.amp import judge_autocast
+from rqi_loss._amp import judge_autocast
 from rqi_loss.networks import MANIQARQI
 
 from common import base_parser, count_flops, hardware, quiet_timm, random_pair, report, synchronize, time_side_by_side

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from rqi_loss import RQILoss
-from rqi_loss.crops import grid_starts
+from rqi_loss._crops import grid_starts
 
 from common import (
     base_parser,

@@ -10,9 +10,11 @@ network) in the same rounds, and reports its ratio to the embedded network.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
-from rqi_loss import RQILoss, load_network
+from rqi_loss import RQILoss, create_network
 
 from common import base_parser, hardware, random_pair, report, time_side_by_side
 
@@ -24,7 +26,9 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     sr, gt = random_pair(2, 256, device)
-    networks = {"": "tiny-kadid-synth"} | ({"candidate_": load_network(args.candidate)} if args.candidate else {})
+    networks = {"": "tiny-kadid-synth"} | (
+        {"candidate_": create_network(Path(args.candidate))} if args.candidate else {}
+    )
     losses = {
         f"{prefix}{crop}": RQILoss(network, crop=crop, seed=0).to(device)
         for prefix, network in networks.items()

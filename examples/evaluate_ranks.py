@@ -23,7 +23,7 @@ from rank_methods import make_folders  # this script's folder is on sys.path
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from rqi_loss import RQIMetric
-from rqi_loss.images import read_image
+from rqi_loss.metric import read_image
 
 
 class FolderPairs(Dataset):

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from rqi_loss import RQILoss, create_network
-from rqi_loss.atomic import atomic_write
 from rqi_loss.functional import rqi_score
+from rqi_loss.weights import atomic_write
 
 import finetune_outputs  # this script's folder is on sys.path
 from finetune_outputs import referee_scores

@@ -1,4 +1,10 @@
-"""``create_network``: a zoo name, an 'hf-hub:' name or a local checkpoint -> a frozen, eval-mode RQI network."""
+"""``create_network``: a zoo name, an 'hf-hub:' name or a 'local-dir:' folder -> a frozen, eval-mode RQI network.
+
+One spelling per kind of source, as timm's: ``"maniqa-pipal"`` (the zoo), ``"hf-hub:org/repo@revision"`` (a
+folder in our layout on the Hub), ``"local-dir:path/to/folder"`` (the same layout on disk; a ``pathlib.Path``
+means the same). A bare folder path as a string and :func:`load_network` still work until rqi_loss 0.3.0, with
+a DeprecationWarning.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,12 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import CONFIG_FILE, WEIGHTS_FILE, read_folder_config, read_state_file
+from ._deprecation import REMOVED_IN
+from ._warnings_at_caller import warn_at_caller
 from .errors import ChecksumError, WeightsError
-from .hub import HubOptions, file_sha256, hub_file, hub_snapshot, parse_hub_name, rank_zero_first
 from .networks import RQINetwork, build_network, load_network_state
+from .weights._checkpoints import CONFIG_FILE, WEIGHTS_FILE, read_folder_config, read_state_file
+from .weights._hub import HubOptions, file_sha256, hub_file, hub_snapshot, parse_hub_name, rank_zero_first
 from .zoo import PretrainedModel, get_model_record
 
 __all__ = ["create_network", "load_network", "prefetch"]
@@ -19,6 +27,7 @@ __all__ = ["create_network", "load_network", "prefetch"]
 logger = logging.getLogger(__name__)
 
 HUB_PREFIX = "hf-hub:"
+LOCAL_PREFIX = "local-dir:"
 
 
 def _network_from_folder(folder: Path, *, source: str) -> RQINetwork:
@@ -36,7 +45,7 @@ def _check_folder_matches(folder: Path, record: PretrainedModel, expected: dict)
         raise ValueError(
             f"checkpoint folder {str(folder)!r} holds a {meta['architecture']!r} network whose config differs from "
             f"model {record.name!r} in {differing or ['architecture']}; load it as it is with "
-            "rqi_loss.load_network(folder)"
+            f"rqi_loss.create_network('{LOCAL_PREFIX}{folder}')"
         )
 
 
@@ -94,13 +103,47 @@ def prefetch(name: str) -> None:
 
 
 def load_network(folder: str | os.PathLike) -> RQINetwork:
-    """A network from a local folder in our Hub layout (config.json + model.safetensors), frozen, eval mode."""
-    folder = Path(folder)
+    """Deprecated (removed in 0.3.0): ``create_network(f"local-dir:{folder}")`` does the same."""
+    warn_at_caller(
+        f"load_network() is deprecated and will be removed in rqi_loss {REMOVED_IN}; use "
+        f"create_network('{LOCAL_PREFIX}{folder}') (same network)",
+        DeprecationWarning,
+    )
+    return _local_folder_network(Path(folder))
+
+
+def _local_folder(name: str | os.PathLike) -> Path | None:
+    """The folder a 'local-dir:' name or a Path means (FileNotFoundError when it is not one in our layout);
+    None for other names."""
+    if isinstance(name, os.PathLike):
+        folder = Path(name)
+    elif name.startswith(LOCAL_PREFIX):
+        folder = Path(name[len(LOCAL_PREFIX) :])
+    elif Path(name).is_dir() and (Path(name) / CONFIG_FILE).is_file():
+        warn_at_caller(
+            f"a folder given as a bare path ({name!r}) is deprecated and will be removed in rqi_loss {REMOVED_IN}; "
+            f"name it '{LOCAL_PREFIX}{name}' (a zoo name or a Hub repo could be spelt the same)",
+            DeprecationWarning,
+        )
+        return Path(name)
+    else:
+        return None
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{LOCAL_PREFIX}{folder}: no folder there (a folder with config.json and weights)")
+    if not (folder / CONFIG_FILE).is_file():
+        raise FileNotFoundError(
+            f"{LOCAL_PREFIX}{folder}: the folder holds no {CONFIG_FILE}; it must be in our layout "
+            "(save_pretrained, rqi-train --output or rqi-convert write one)"
+        )
+    return folder
+
+
+def _local_folder_network(folder: Path) -> RQINetwork:
     return _network_from_folder(folder, source=str(folder)).requires_grad_(False).eval()
 
 
 def create_network(
-    name: str,
+    name: str | os.PathLike,
     *,
     pretrained: bool = True,
     checkpoint_path: str | os.PathLike | None = None,
@@ -112,14 +155,15 @@ def create_network(
 
     Args:
         name: a zoo name (:func:`rqi_loss.list_models`), ``"hf-hub:org/repo[@revision]"`` for a folder in our
-            Hub layout (config.json + model.safetensors), loaded strictly, or a local folder in that layout.
+            Hub layout (config.json + model.safetensors) on the Hub, or ``"local-dir:path"`` (or a
+            ``pathlib.Path``) for one on disk; both loaded strictly.
         pretrained: ``False`` gives random weights (tests, training from scratch).
         checkpoint_path: a local ``.pt``/``.pth``/``.safetensors`` file or Hub-layout folder to load instead of
             downloading (for machines without internet).
         cache_dir: where Hub files are cached (default: HF_HUB_CACHE), for whatever comes from the Hub
             ('hf-hub:' names and zoo names whose weights are on the Hub).
         local_files_only: the Hub cache only, no request.
-        token: for private repos (default: the logged-in one); see :class:`rqi_loss.hub.HubOptions`.
+        token: for private repos (default: the logged-in one); see :class:`rqi_loss.weights.HubOptions`.
 
     Raises:
         KeyError: an unknown zoo name (the message lists the available ones).
@@ -135,15 +179,21 @@ def create_network(
         (128, False, False)
         >>> random = rqi_loss.create_network("maniqa-pipal", pretrained=False)  # the architecture, random weights
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a model name string; got {type(name).__name__}")
+    if not isinstance(name, (str, os.PathLike)):
+        raise TypeError(
+            f"name must be a zoo name, 'hf-hub:org/repo' or 'local-dir:path' string; got {type(name).__name__}"
+        )
     options = HubOptions(cache_dir=cache_dir, local_files_only=local_files_only, token=token)
-    if name.startswith(HUB_PREFIX):
+    folder = _local_folder(name)
+    if folder is not None or str(name).startswith(HUB_PREFIX):
         if checkpoint_path is not None:
-            raise ValueError(f"model {name!r}: pass either an 'hf-hub:' name or checkpoint_path, not both")
+            kind = "an 'hf-hub:'" if folder is None else f"a '{LOCAL_PREFIX}'"
+            raise ValueError(f"model {str(name)!r}: pass either {kind} name or checkpoint_path, not both")
+    if folder is not None:
+        return _local_folder_network(folder)
+    assert isinstance(name, str)
+    if name.startswith(HUB_PREFIX):
         network = _network_from_folder(_hub_folder(name, options), source=name)
-    elif Path(name).is_dir() and (Path(name) / CONFIG_FILE).is_file():
-        network = _network_from_folder(Path(name), source=name)
     else:
         record = get_model_record(name)
         network = build_network(record.architecture, dict(record.config))
@@ -155,12 +205,17 @@ def create_network(
 
 
 def frozen_network(
-    model: str | torch.nn.Module, *, pretrained: bool = True, checkpoint_path: str | os.PathLike | None = None
+    model: str | os.PathLike | torch.nn.Module,
+    *,
+    pretrained: bool = True,
+    checkpoint_path: str | os.PathLike | None = None,
 ) -> torch.nn.Module:
-    """A zoo name built by :func:`create_network`, or a given module, frozen (no parameter requires grad) and
+    """A name built by :func:`create_network`, or a given module, frozen (no parameter requires grad) and
     in eval mode."""
-    if isinstance(model, str):
+    if isinstance(model, (str, os.PathLike)):
         return create_network(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
     if isinstance(model, torch.nn.Module):
         return model.requires_grad_(False).eval()
-    raise TypeError(f"model must be a zoo name or an nn.Module; got {type(model).__name__}")
+    raise TypeError(
+        f"model must be a zoo name, an 'hf-hub:' or 'local-dir:' name, or an nn.Module; got {type(model).__name__}"
+    )

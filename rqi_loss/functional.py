@@ -10,9 +10,9 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint as recompute_in_backward
 
-from .crops import CROP_MODES, crop_offsets, resize_to_min_side, take_crops
-from .deprecation import renamed_keyword
-from .inputs import check_image_pair, check_pair_values, warn_sr_outside
+from ._crops import CROP_MODES, crop_offsets, resize_to_min_side, take_crops
+from ._deprecation import renamed_keyword
+from ._inputs import check_image_pair, check_pair_values, warn_sr_outside
 from .networks.base import at_least_float32, split_features
 from .transforms import PairTransforms, as_transforms, rescale_pair, transform_crops
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .deprecation import renamed_keyword
-from .factory import create_network, load_network
+from ._deprecation import REMOVED_IN, renamed_keyword
+from ._inputs import check_pair_values, warn_sr_outside
+from ._judge import FrozenJudge
+from ._warnings_at_caller import warn_at_caller
+from .factory import create_network
 from .functional import check_crop_border, check_crop_options, check_pair_placement, check_reduction, rqi_loss
-from .inputs import check_pair_values, warn_sr_outside
-from .judge import FrozenJudge
 from .networks.base import at_least_float32
 from .transforms import PairTransforms, as_transforms
 
@@ -48,7 +49,7 @@ class RQILoss(FrozenJudge):
         transforms: a defence against judge hacking: True applies a fresh random transformation to both images
             alike at each call (:data:`rqi_loss.transforms.DEFAULT_TRANSFORMS`), drawn from the private
             generator; or a :class:`rqi_loss.PairTransforms` / a mapping of its fields; False: off.
-        compile: run the network's extract and compare through ``torch.compile`` (:mod:`rqi_loss.compiled`):
+        compile: run the network's extract and compare through ``torch.compile`` (``rqi_loss._compiled``):
             False (eager), True (inductor), a mode ("max-autotune", "reduce-overhead", ...) or a dict of
             torch.compile options. Batch sizes become dynamic after the first change (one recompilation); a
             failed compilation warns once and runs eager. The network itself is left as it is.
@@ -152,16 +153,17 @@ class RQILoss(FrozenJudge):
         token: str | bool | None = None,
         **kwargs,
     ) -> "RQILoss":
-        """An RQILoss around the network published in our Hub layout at ``repo_id`` (e.g. "org/repo"), or saved
-        in a local folder.
-
-        ``revision``: branch, tag or 40-hex commit (pin it for reproducible training). ``cache_dir``,
-        ``local_files_only``, ``token``: as huggingface_hub's. ``kwargs`` go to RQILoss.
+        """Deprecated (removed in 0.3.0): ``RQILoss("hf-hub:org/repo@revision")`` or
+        ``RQILoss("local-dir:folder")``; for Hub options,
+        ``RQILoss(create_network("hf-hub:org/repo@revision", cache_dir=..., local_files_only=..., token=...))``.
         """
         folder = Path(repo_id)
-        if folder.is_dir():
-            return cls(load_network(folder), **kwargs)
-        name = f"hf-hub:{repo_id}" + (f"@{revision}" if revision else "")
+        name = f"local-dir:{folder}" if folder.is_dir() else f"hf-hub:{repo_id}" + (f"@{revision}" if revision else "")
+        warn_at_caller(
+            f"RQILoss.from_pretrained() is deprecated and will be removed in rqi_loss {REMOVED_IN}; use "
+            f"RQILoss({name!r}) (Hub options: RQILoss(create_network({name!r}, token=...)))",
+            DeprecationWarning,
+        )
         hub = dict(cache_dir=cache_dir, local_files_only=local_files_only, token=token)
         return cls(create_network(name, **hub), **kwargs)
 

@@ -44,7 +44,7 @@ def run(spec: dict) -> dict:
 
 def push(spec: dict) -> dict:
     import rqi_loss
-    from rqi_loss.model_card import CardMetadata, HeldOutResult
+    from rqi_loss.weights._model_card import CardMetadata, HeldOutResult
 
     from conftest import make_tiny_network  # the script's own folder, tests/, is on sys.path
 

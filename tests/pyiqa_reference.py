@@ -91,12 +91,12 @@ def assert_converted_scores_as(reference: torch.nn.Module, convert_args: list[st
     afterwards: full-size files are hundreds of MB, too much to leave to pytest's kept temporary folders."""
     import shutil
 
-    from rqi_loss import load_network
-    from rqi_loss.convert import main as convert_main
+    from rqi_loss import create_network
+    from rqi_loss.weights._convert import main as convert_main
 
     try:
         assert convert_main([*convert_args[:1], str(folder / "converted"), *convert_args[1:]]) == 0
-        converted = load_network(folder / "converted")
+        converted = create_network(folder / "converted")
         g = torch.Generator().manual_seed(4)
         a, b = torch.rand(1, 3, size, size, generator=g), torch.rand(1, 3, size, size, generator=g)
         with torch.no_grad():

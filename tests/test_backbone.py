@@ -82,9 +82,9 @@ def test_rqi_train_starts_from_hub_backbone_weights(tmp_path, hub, hf_env):  # n
     result = subprocess.run([*command, str(tmp_path / "out"), "--quiet"], env=hf_env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert hub.requests_for("model.safetensors")[-1] == "GET"
-    from rqi_loss import load_network
+    from rqi_loss import create_network
 
-    trained = load_network(tmp_path / "out").state_dict()  # lr 0: the backbone is the file's, bit for bit
+    trained = create_network(tmp_path / "out").state_dict()  # lr 0: the backbone is the file's, bit for bit
     for key in ("vit.pos_embed", "vit.blocks.1.mlp.fc2.weight", "vit.patch_embed.proj.weight"):
         torch.testing.assert_close(trained[key], source[key[len("vit.") :]], rtol=0, atol=0)
     values["network"]["backbone_weights"] = "hf-hub:timm/missing"

@@ -6,13 +6,14 @@ import copy
 import json
 import os
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
 
-from rqi_loss import create_network, load_network
-from rqi_loss.checkpoints import read_state_file
-from rqi_loss.convert import main as convert_main
+from rqi_loss import create_network
+from rqi_loss.weights._checkpoints import read_state_file
+from rqi_loss.weights._convert import main as convert_main
 from rqi_loss.zoo import _REGISTRY, PretrainedModel, register
 
 from conftest import TINY_MANIQA, make_tiny_network
@@ -102,7 +103,7 @@ def test_save_pretrained_round_trip_and_layout(tmp_path):
     meta = json.loads((folder / "config.json").read_text())
     assert meta["architecture"] == "maniqa_rqi" and meta["config"] == network.config
     assert meta["provenance"] == {"data": "none"} and meta["storage_dtype"] == "float32"
-    assert torch.equal(_scores(load_network(folder)), _scores(network))
+    assert torch.equal(_scores(create_network(Path(folder))), _scores(network))
 
 
 def test_folder_checkpoint_for_zoo_name(tmp_path, tiny_zoo_name):
@@ -118,7 +119,7 @@ def test_folder_without_config_is_an_error(tmp_path):
     folder = make_tiny_network().save_pretrained(tmp_path / "net")
     (folder / "config.json").unlink()
     with pytest.raises(FileNotFoundError, match="config.json is missing"):
-        load_network(folder)
+        create_network(Path(folder))
 
 
 @pytest.mark.parametrize("dtype, atol", [("float16", 5e-3), ("bfloat16", 5e-2)])
@@ -127,7 +128,7 @@ def test_half_storage(tmp_path, dtype, atol):
     full = network.save_pretrained(tmp_path / "full")
     half = network.save_pretrained(tmp_path / "half", dtype=dtype)
     assert (half / "model.safetensors").stat().st_size < 0.6 * (full / "model.safetensors").stat().st_size
-    loaded = load_network(half)
+    loaded = create_network(Path(half))
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
     torch.testing.assert_close(_scores(loaded), _scores(network), rtol=0, atol=atol)
 
@@ -151,7 +152,7 @@ def test_interrupted_write_leaves_nothing_half_written(tmp_path, monkeypatch):
 
 KILLED_WRITER = """
 import os, signal, sys
-from rqi_loss.atomic import atomic_write
+from rqi_loss.weights._atomic import atomic_write
 with atomic_write(sys.argv[1]) as handle:
     handle.write(b"x" * 4096)
     handle.flush()
@@ -166,7 +167,7 @@ def test_a_killed_write_leaves_an_orphan_that_the_next_write_removes(tmp_path):
     import subprocess
     import sys
 
-    from rqi_loss.atomic import atomic_write
+    from rqi_loss.weights._atomic import atomic_write
 
     target = tmp_path / "training_state.pt"
     killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(target)], capture_output=True)
@@ -188,7 +189,7 @@ def test_convert_cli_tiny(tmp_path, tiny_zoo_name, capsys):
     torch.save(state, tmp_path / "authors.pt")
     assert convert_main([str(tmp_path / "authors.pt"), str(tmp_path / "out"), "--model", tiny_zoo_name]) == 0
     assert "wrote" in capsys.readouterr().out
-    assert torch.equal(_scores(load_network(tmp_path / "out")), _scores(network))
+    assert torch.equal(_scores(create_network(tmp_path / "out")), _scores(network))
     assert "vit.norm.weight" not in read_state_file(tmp_path / "out" / "model.safetensors")
 
 

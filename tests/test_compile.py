@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rqi_loss import RQILoss, RQIMetric, create_network
-from rqi_loss.compiled import compile_options
+from rqi_loss._compiled import compile_options
 
 from conftest import make_tiny_network
 

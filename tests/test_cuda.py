@@ -81,7 +81,7 @@ def test_metric_protocol_parity_with_the_authors_full_network_on_cuda(monkeypatc
     from PIL import Image
 
     from rqi_loss import RQIMetric
-    from rqi_loss.images import read_image
+    from rqi_loss._images import read_image
     from rqi_loss.networks import load_network_state
 
     from authors_reference import build_reference_maniqa

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rqi_loss import RQILoss, load_network
+from rqi_loss import RQILoss, create_network
 from rqi_loss.networks import CompactRQI, RQIEnsemble, build_network
 
 TINY = {"input_size": 32, "levels": 2, "width": 4, "hidden": 8, "dropout": 0.0}
@@ -33,7 +33,7 @@ def test_scores_the_mean_of_its_members_and_stays_antisymmetric():
 def test_round_trip_through_save_pretrained_and_a_loss_gradient(tmp_path):
     ensemble = RQIEnsemble.from_members(_members(2))
     ensemble.save_pretrained(tmp_path / "ens", name="tiny-ensemble")
-    loaded = load_network(tmp_path / "ens")
+    loaded = create_network(tmp_path / "ens")
     assert isinstance(loaded, RQIEnsemble) and len(loaded.members) == 2
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in ensemble.state_dict().items())
     sr = torch.rand(2, 3, 40, 40, requires_grad=True)
@@ -50,7 +50,7 @@ def test_members_with_different_configs_round_trip_with_their_changes(tmp_path):
     ensemble = RQIEnsemble.from_members(members).eval()
     assert ensemble.config["member_configs"] == [{}, {"width": 6, "spectrum_channels": 1}]
     ensemble.save_pretrained(tmp_path / "mixed", name="mixed")
-    loaded = load_network(tmp_path / "mixed").eval()
+    loaded = create_network(tmp_path / "mixed").eval()
     assert loaded.members[1].config == members[1].config and loaded.members[0].config == members[0].config
     a, b = torch.rand(2, 3, 3, 32, 32)
     with torch.no_grad():

@@ -331,7 +331,7 @@ def test_rqi_score_ranks_with_a_hub_network(hub, hf_env, tmp_path):
 def test_cached_blob_is_checked_against_its_etag_name(tmp_path, algorithm):
     """LFS files sit in the cache under their sha256, other files under their git blob sha1: both are checked."""
     from rqi_loss import ChecksumError
-    from rqi_loss.hub import verify_cached_file
+    from rqi_loss.weights._hub import verify_cached_file
 
     data = b'{"architecture": "rqi_cnn"}\n'
     digest = (

@@ -143,7 +143,9 @@ def test_unknown_options(tiny_network):
         RQILoss(tiny_network, num_crops=0)
     with pytest.raises(ValueError, match="loss_weight must be a finite number >= 0"):
         RQILoss(tiny_network, loss_weight=-0.1)
-    with pytest.raises(TypeError, match="model must be a zoo name or an nn.Module; got int"):
+    with pytest.raises(
+        TypeError, match="model must be a zoo name, an 'hf-hub:' or 'local-dir:' name, or an nn.Module; got int"
+    ):
         RQILoss(3)
 
 
@@ -177,7 +179,8 @@ def test_warnings_point_at_the_callers_line():
             warnings.simplefilter("always")
             call()
         assert caught, name
-        assert {Path(w.filename).name for w in caught} == {Path(__file__).name}, (name, [w.filename for w in caught])
+        where = {(Path(w.filename).name, w.lineno) for w in caught}
+        assert where == {(Path(__file__).name, call.__code__.co_firstlineno)}, (name, where)  # the lambda's line
 
 
 @pytest.mark.parametrize(

@@ -84,3 +84,36 @@ def test_the_architecture_page_names_every_module_of_the_package():
         if path.name != "__init__.py" and f"`{path.name}`" not in section
     ]
     assert missing == []
+
+
+def module_level_imports(path: Path, root: Path = ROOT) -> list[str]:
+    """Absolute dotted names of what ``path`` (a module under ``root``) imports when it is imported, not inside
+    a function or class."""
+    package = ".".join(path.relative_to(root).with_suffix("").parts[:-1])
+    names = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            names.append(".".join(base + ([node.module] if node.module else [])))
+        elif isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+    return names
+
+
+def test_no_network_module_imports_the_weight_io():
+    """Networks can be built and run without the Hub client or the file formats; only save_pretrained and
+    push_to_hub reach rqi_loss.weights, inside the call."""
+    reaching = {
+        str(path.relative_to(PACKAGE)): name
+        for path in sorted((PACKAGE / "networks").rglob("*.py"))
+        for name in module_level_imports(path)
+        if name.startswith("rqi_loss.weights") or name.startswith("huggingface_hub")
+    }
+    assert reaching == {}
+
+
+def test_the_weight_io_checker_sees_a_module_level_import(tmp_path):
+    fake = tmp_path / "rqi_loss" / "networks" / "fake.py"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("import torch\nfrom ..weights._hub import HubOptions\n\ndef save():\n    from ..weights import x\n")
+    assert module_level_imports(fake, root=tmp_path) == ["torch", "rqi_loss.weights._hub"]

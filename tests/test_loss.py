@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rqi_loss import RQILoss
-from rqi_loss.crops import crop_offsets, grid_starts
+from rqi_loss._crops import crop_offsets, grid_starts
 from rqi_loss.functional import rqi_loss, rqi_score
 
 from conftest import make_tiny_network

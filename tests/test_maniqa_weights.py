@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rqi_loss import create_network, load_network
-from rqi_loss.convert import main as convert_main
+from rqi_loss import create_network
+from rqi_loss.weights._convert import main as convert_main
 
 from hub_client import fixed_pair
 from test_hub import hf_env, hub, run_client  # noqa: F401  (fixtures)
@@ -46,7 +46,7 @@ def test_convert_gives_identical_scores(freed_tmp_path, authors_checkpoint):
     path, reference_score = authors_checkpoint
     assert convert_main([str(path), str(tmp_path / "converted")]) == 0
     direct = create_network("maniqa-pipal", checkpoint_path=path)
-    converted = load_network(tmp_path / "converted")
+    converted = create_network(tmp_path / "converted")
     sr, gt = fixed_pair(224)
     with torch.no_grad():
         a, b = direct(sr, gt), converted(sr, gt)

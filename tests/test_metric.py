@@ -59,7 +59,7 @@ def test_parity_with_the_authors_protocol_given_the_same_crops(monkeypatch, tmp_
     inside the network; both are affine, so only rounding differs)."""
     import rqi.rqi as reference_module
 
-    from rqi_loss.images import read_image
+    from rqi_loss._images import read_image
 
     paths = _save_pngs(tmp_path, *_photo_pair(*size))
     sr, gt = (read_image(p) for p in paths)

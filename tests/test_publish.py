@@ -61,7 +61,7 @@ def test_loading_options_local_folder_cache_dir_and_local_files_only(hub, hf_env
 
     network = make_tiny_network(seed=6)
     folder = network.save_pretrained(tmp_path / "local")
-    assert rqi_loss.RQILoss.from_pretrained(str(folder)).network.state_dict().keys() == network.state_dict().keys()
+    assert rqi_loss.RQILoss(f"local-dir:{folder}").network.state_dict().keys() == network.state_dict().keys()
     assert rqi_loss.create_network(str(folder))(*[t for t in _pair(network)]).item() == pytest.approx(
         expected_score(network), abs=0
     )

@@ -5,16 +5,17 @@ networks here; the full-size files against pyiqa's own networks are in test_topi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from test_ahiq import TINY_AHIQ
 from test_topiq import TINY_TOPIQ
 
-from rqi_loss import load_network
-from rqi_loss.convert import main as convert_main
+from rqi_loss import create_network
 from rqi_loss.networks import build_network
 from rqi_loss.training import parse_config, train
+from rqi_loss.weights._convert import main as convert_main
 
 from test_training import _tiny_dataset, tiny_config_values
 
@@ -30,7 +31,7 @@ def _part(state: dict, prefix: str) -> dict:
 
 
 def _assert_same_network(folder, expected) -> None:
-    converted = load_network(folder)
+    converted = create_network(Path(folder))
     got = converted.state_dict()
     assert got.keys() == expected.state_dict().keys()
     assert all(torch.equal(got[k], v) for k, v in expected.state_dict().items())

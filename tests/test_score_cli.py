@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from rqi_loss.images import ImageReadError, read_image
+from rqi_loss._images import ImageReadError, read_image
 from rqi_loss.metric.cli import main
 
 SIZE = 160  # one scale of 20 crops for the 128-pixel tiny network: fast

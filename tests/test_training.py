@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from rqi_loss import load_network
+from rqi_loss import create_network
 from rqi_loss.networks import build_network
 from rqi_loss.training import (
     ImageRow,
@@ -167,7 +167,7 @@ def test_training_uses_the_configured_huber_delta(tmp_path, monkeypatch):
         config = parse_config(tiny_config_values(table, f"delta{delta}", huber_delta=delta))
         train(config, tmp_path / f"delta{delta}", progress=False)
         assert len(seen) >= 3 and set(seen) == {delta}  # 2 training steps and the validation
-        weights[delta] = load_network(tmp_path / f"delta{delta}").state_dict()
+        weights[delta] = create_network(tmp_path / f"delta{delta}").state_dict()
     assert any(not torch.equal(weights[0.05][k], weights[0.3][k]) for k in weights[0.05])
 
 
@@ -333,7 +333,7 @@ def test_two_epoch_run_lowers_val_loss_and_exports(tmp_path, recipe):
         "training_curves.png",
     }
     assert json.loads((out / "history.json").read_text())["best"]["epoch"] == summary["best"]["epoch"]
-    network = load_network(out)
+    network = create_network(Path(out))
     assert network.config["width"] == 4
     card = (out / "README.md").read_text()
     assert f"{summary['best']['image_srcc']:.4f}" in card and "held-out" in card
@@ -366,12 +366,12 @@ def test_members_train_as_seeded_single_runs_and_export_their_mean(tmp_path):
     state = torch.get_rng_state()
     summary = train(config("pair", seed=1, members=2), tmp_path / "pair", progress=False)
     assert torch.equal(torch.get_rng_state(), state)
-    ensemble = load_network(tmp_path / "pair").eval()
+    ensemble = create_network(tmp_path / "pair").eval()
     assert ensemble.architecture == "rqi_ensemble" and ensemble.config["members"] == 2
     singles = []
     for seed in (1, 2):
         train(config(f"seed{seed}", seed=seed), tmp_path / f"seed{seed}", progress=False)
-        singles.append(load_network(tmp_path / f"seed{seed}").eval())
+        singles.append(create_network(tmp_path / f"seed{seed}").eval())
     for member, single in zip(ensemble.members, singles):
         assert all(torch.equal(member.state_dict()[k], v) for k, v in single.state_dict().items())
     assert not torch.equal(singles[0].head[-1].weight, singles[1].head[-1].weight)
@@ -389,10 +389,10 @@ def test_members_train_as_seeded_single_runs_and_export_their_mean(tmp_path):
     tiny = {"input_size": 32, "levels": 2, "width": 4, "hidden": 16, "dropout": 0.0}
     mixed = config("mixed", seed=1, members=2, member_seeds=[1, 1], member_networks=[{}, {"spectrum_channels": 1}])
     summary = train(mixed, tmp_path / "mixed", progress=False)
-    ensemble = load_network(tmp_path / "mixed").eval()
+    ensemble = create_network(tmp_path / "mixed").eval()
     assert ensemble.config["member_configs"] == [{}, {"spectrum_channels": 1}]
     train(config("spectrum", seed=1, network={**tiny, "spectrum_channels": 1}), tmp_path / "spectrum", progress=False)
-    for member, single in zip(ensemble.members, [singles[0], load_network(tmp_path / "spectrum")]):
+    for member, single in zip(ensemble.members, [singles[0], create_network(tmp_path / "spectrum")]):
         assert all(torch.equal(member.state_dict()[k], v) for k, v in single.state_dict().items())
     assert "seed 1, spectrum_channels=1" in (tmp_path / "mixed" / "README.md").read_text()
     assert [m["network_changes"] for m in summary["members"]] == [{}, {"spectrum_channels": 1}]
@@ -436,7 +436,7 @@ def test_ema_weights_are_validated_and_exported_and_threads_restored(tmp_path):
             }
         )
         summary = train(config, tmp_path / name, progress=False)
-        return summary, load_network(tmp_path / name).state_dict()
+        return summary, create_network(tmp_path / name).state_dict()
 
     threads = torch.get_num_threads()
     one_step, one_step_weights = run("plain", 16)

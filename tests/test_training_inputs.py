@@ -276,7 +276,7 @@ def test_init_from_and_adversarial_training(tmp_path):
     run trains on perturbed pairs and ends elsewhere than the clean run."""
     import torch
 
-    from rqi_loss import load_network
+    from rqi_loss import create_network
     from rqi_loss.training import train
 
     table = _tiny_dataset(tmp_path)
@@ -296,7 +296,7 @@ def test_init_from_and_adversarial_training(tmp_path):
         progress=False,
     )
     names = ("clean", "frozen", "adversarial", "invariant")
-    clean, frozen, adversarial, invariant = (load_network(tmp_path / n).state_dict() for n in names)
+    clean, frozen, adversarial, invariant = (create_network(tmp_path / n).state_dict() for n in names)
     assert all(torch.equal(clean[k], frozen[k]) for k in clean)
     assert any(not torch.equal(clean[k], adversarial[k]) for k in clean)
     assert any(not torch.equal(invariant[k], adversarial[k]) for k in clean)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from rqi_loss import create_network, load_network
+from rqi_loss import create_network
 from rqi_loss.training import dense_pairs, load_config
 from rqi_loss.training.dataset import ImageCache
 from rqi_loss.training.evaluation import validation_metrics
@@ -45,7 +45,7 @@ def main() -> None:
     print(f"held out {groups}: {scenes} scenes, {len(pairs)} of {len(dense_pairs(val_rows))} dense pairs")
     cache = ImageCache()
     networks = [("tiny-kadid-synth", create_network("tiny-kadid-synth"))]
-    networks += [(str(folder), load_network(folder)) for folder in args.folders]
+    networks += [(str(folder), create_network(Path(folder))) for folder in args.folders]
     for name, network in networks:
         metrics, _ = validation_metrics(network, val_rows, pairs, pair_labels, cache=cache, device=torch.device("cpu"))
         print(name + ": " + ", ".join(f"{key} {value:.4f}" for key, value in metrics.items()))

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rqi_loss import create_network, load_network
-from rqi_loss.images import read_image
+from rqi_loss import create_network
+from rqi_loss.metric import read_image
 from rqi_loss.training import load_config
 from rqi_loss.training.correlation import sign_accuracy, srcc
 from rqi_loss.training.rows import synth_table
@@ -46,7 +46,7 @@ def main() -> None:
     folder = Path(args.network) if args.network else resources.files("rqi_loss") / "pretrained" / "tiny-kadid-synth"
     config = json.loads((folder / "config.json").read_text())
     held_out = set(config["provenance"]["held_out_groups"])
-    network = load_network(folder) if args.network else create_network("tiny-kadid-synth")
+    network = create_network(Path(folder)) if args.network else create_network("tiny-kadid-synth")
     size = network.input_size
 
     def centre(path: str) -> torch.Tensor:

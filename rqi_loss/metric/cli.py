@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..amp import AMP_MODES
-from ..console import console_output
-from ..images import DEFAULT_MAX_PIXELS, ImageReadError, read_image
+from .._amp import AMP_MODES
+from .._console import console_output
+from .._images import DEFAULT_MAX_PIXELS, ImageReadError, read_image
 from ..zoo import UnknownModelError
 from .classical import ClassicalMetric, crop_border, parse_metric_names
 from .html_report import HtmlReport

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..atomic import atomic_write
+from ..weights._atomic import atomic_write
 from .maps import RQIMap
 from .report import ScoreReport
 

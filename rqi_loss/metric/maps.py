@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..crops import take_crops
+from .._crops import take_crops
+from .._inputs import check_image_pair
 from ..functional import _input_size, pair_scores
-from ..inputs import check_image_pair
 from ..networks.base import at_least_float32
 
 __all__ = ["RQIMap", "rqi_map", "window_starts"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..images import IMAGE_SUFFIXES
+from .._images import IMAGE_SUFFIXES
 
 
 class PairingError(ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..atomic import atomic_write
+from ..weights._atomic import atomic_write
 from .report import ScoreReport
 
 

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import atomic_write
+from ..weights._atomic import atomic_write
 
 OUTPUT_SUFFIXES = (".csv", ".json")
 

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..crops import random_offsets, resize_to_min_side, take_crops
+from .._crops import random_offsets, resize_to_min_side, take_crops
+from .._inputs import check_image_pair
+from .._judge import FrozenJudge
 from ..functional import pair_scores
-from ..inputs import check_image_pair
-from ..judge import FrozenJudge
 from ..networks.base import at_least_float32
 from .accumulation import ScoreAccumulator
 from .maps import RQIMap, rqi_map
@@ -222,7 +222,7 @@ def score(
         >>> score(f"{folder}/sr.png", f"{folder}/gt.png", model="tiny-kadid-synth")  # the same image: 0
         tensor(0.)
     """
-    from ..images import read_image
+    from .._images import read_image
 
     if isinstance(sr, (str, os.PathLike)):
         sr = read_image(sr)

@@ -109,9 +109,9 @@ class RQINetwork(nn.Module):
         """Write this network in our Hub layout (config.json + model.safetensors + README.md), atomically.
 
         ``metadata``: ``name``, ``description``, ``provenance`` (dict), ``card`` (model card markdown),
-        ``card_metadata`` (:class:`rqi_loss.model_card.CardMetadata`: licence, datasets, base model, held-out
+        ``card_metadata`` (:class:`rqi_loss.weights.CardMetadata`: licence, datasets, base model, held-out
         results for the card's YAML header), ``dtype`` ("float32" | "float16" | "bfloat16" storage). Load it
-        back with ``rqi_loss.load_network(folder)``, or publish it with :meth:`push_to_hub`.
+        back with ``rqi_loss.create_network(f"local-dir:{folder}")``, or publish it with :meth:`push_to_hub`.
 
         Example:
             >>> import tempfile
@@ -122,10 +122,10 @@ class RQINetwork(nn.Module):
             >>> sorted(path.name for path in folder.iterdir())
             ['README.md', 'config.json', 'model.safetensors']
             >>> x = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
-            >>> torch.equal(rqi_loss.load_network(folder)(x, x.flip(-1)), network(x, x.flip(-1)))
+            >>> torch.equal(rqi_loss.create_network(f"local-dir:{folder}")(x, x.flip(-1)), network(x, x.flip(-1)))
             True
         """
-        from ..checkpoints import write_folder
+        from ..weights._checkpoints import write_folder
 
         return write_folder(
             folder, architecture=self.architecture, config=self.config, state=self.state_dict(), **metadata
@@ -148,9 +148,9 @@ class RQINetwork(nn.Module):
         Example (needs the Hub and a token with write access, so it is not run here; ``tests/test_publish.py``
         runs the same calls against a local stand-in of the Hub):
             >>> commit = network.push_to_hub("my-lab/my-judge", private=True)  # doctest: +SKIP
-            >>> rqi_loss.RQILoss.from_pretrained("my-lab/my-judge", revision=commit)  # doctest: +SKIP
+            >>> rqi_loss.RQILoss(f"hf-hub:my-lab/my-judge@{commit}")  # doctest: +SKIP
         """
-        from ..publish import push_folder_to_hub
+        from ..weights._publish import push_folder_to_hub
 
         return push_folder_to_hub(
             lambda folder: self.save_pretrained(folder, **metadata),

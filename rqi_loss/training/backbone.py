@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import read_state_file
-from ..hub import hub_file, parse_hub_name
 from ..networks import RQINetwork, load_backbone_state
+from ..weights._checkpoints import read_state_file
+from ..weights._hub import hub_file, parse_hub_name
 
 HUB_PREFIX = "hf-hub:"
 HUB_WEIGHTS_FILE = "model.safetensors"  # timm's file name on the Hub

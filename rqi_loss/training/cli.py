@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..console import console_output
+from .._console import console_output
 from ..errors import WeightsError
 from .config import load_config
 from .fit import TrainingDiverged

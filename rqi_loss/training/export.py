@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from ..checkpoints import write_folder
-from ..model_card import CardMetadata, HeldOutResult
+from ..weights._checkpoints import write_folder
+from ..weights._model_card import CardMetadata, HeldOutResult
 from .config import TrainConfig, synthetic_sets
 from .plots import plot_history
 from .synth import DISTORTION_SETS

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ..atomic import atomic_write
+from ..weights._atomic import atomic_write
 from .config import TrainConfig
 from .distributed import Ranks
 from .tables import TrainingDataError

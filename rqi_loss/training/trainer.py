@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ..factory import load_network
+from ..factory import create_network
 from ..networks import RQIEnsemble, build_network
 from ..networks.ensemble import member_config
 from .config import TrainConfig
@@ -178,7 +178,7 @@ def _initial_states(config: TrainConfig) -> list[dict[str, torch.Tensor] | None]
     to member k), else None (random initialisation)."""
     if config.init_from is None:
         return [None] * config.members
-    start = load_network(config.init_from)
+    start = create_network(Path(config.init_from))
     if config.members == 1:
         return [start.state_dict()]
     members = getattr(start, "members", None)
