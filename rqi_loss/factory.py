@@ -113,8 +113,8 @@ def load_network(folder: str | os.PathLike) -> RQINetwork:
 
 
 def _local_folder(name: str | os.PathLike) -> Path | None:
-    """The folder a 'local-dir:' name or a Path means (FileNotFoundError when it is not one in our layout);
-    None for other names."""
+    """The folder a 'local-dir:' name or a Path means (FileNotFoundError when there is none); None for other
+    names."""
     if isinstance(name, os.PathLike):
         folder = Path(name)
     elif name.startswith(LOCAL_PREFIX):
@@ -130,12 +130,7 @@ def _local_folder(name: str | os.PathLike) -> Path | None:
         return None
     if not folder.is_dir():
         raise FileNotFoundError(f"{LOCAL_PREFIX}{folder}: no folder there (a folder with config.json and weights)")
-    if not (folder / CONFIG_FILE).is_file():
-        raise FileNotFoundError(
-            f"{LOCAL_PREFIX}{folder}: the folder holds no {CONFIG_FILE}; it must be in our layout "
-            "(save_pretrained, rqi-train --output or rqi-convert write one)"
-        )
-    return folder
+    return folder  # reading it names what is missing
 
 
 def _local_folder_network(folder: Path) -> RQINetwork:

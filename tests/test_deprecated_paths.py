@@ -90,7 +90,7 @@ def test_a_local_dir_name_that_is_not_a_folder_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"local-dir:.*no folder .*config.json"):
         rqi_loss.create_network(f"local-dir:{tmp_path / 'missing'}")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match=r"holds no config.json"):
+    with pytest.raises(FileNotFoundError, match=r"config.json is missing"):
         rqi_loss.create_network(f"local-dir:{tmp_path / 'empty'}")
     folder = rqi_loss.create_network("tiny-kadid-synth").save_pretrained(tmp_path / "judge")
     with pytest.raises(ValueError, match=r"either a 'local-dir:' name or checkpoint_path"):
