@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny network configurations (fast) and helpers."""
+"""Shared fixtures: a tiny network, an image pair, a tmp_path freed at the end, and the local Hub's (from
+tests/helpers/hub_fixtures.py). The helpers themselves live in tests/helpers, on pytest's pythonpath."""
 
 from __future__ import annotations
 
@@ -9,31 +10,9 @@ import torch
 
 from rqi_loss.networks import MANIQARQI
 
-# A MANIQA-RQI of the same code path as the published one, small enough for unit tests:
-# 32x32 input, 4x4 token grid, 2 ViT blocks both tapped, one swin layer with plain + shifted windows.
-TINY_MANIQA = dict(
-    img_size=32,
-    patch_size=8,
-    vit_width=32,
-    vit_heads=2,
-    taps=[0, 1],
-    fuse_dim=16,
-    embed_dim=16,
-    swin_depths=[2],
-    swin_heads=[2],
-    swin_window=2,
-    swin_mlp_hidden=16,
-)
+from tiny_models import make_tiny_network
 
-
-def make_tiny_network(seed: int = 0, **overrides) -> MANIQARQI:
-    """A seeded random tiny MANIQA-RQI in eval mode (the global RNG is restored afterwards)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        network = MANIQARQI(**{**TINY_MANIQA, **overrides})
-        # Random heads give near-constant scores; spread the score branch so tests see real differences.
-        torch.nn.init.normal_(network.fc_score[-1].weight, std=1.0)
-    return network.eval()
+pytest_plugins = ["hub_fixtures"]  # the local Hub fixtures (hub, hf_env), in tests/helpers
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ no function in the package runs over 60 lines, and no script edits ``sys.path``.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,29 @@ def test_the_weight_io_checker_sees_a_module_level_import(tmp_path):
     fake.parent.mkdir(parents=True)
     fake.write_text("import torch\nfrom ..weights._hub import HubOptions\n\ndef save():\n    from ..weights import x\n")
     assert module_level_imports(fake, root=tmp_path) == ["torch", "rqi_loss.weights._hub"]
+
+
+def test_tests_are_laid_out_like_the_package():
+    """Test modules live in a folder per part of the package (helpers in tests/helpers); only the project-wide
+    checks sit at the top."""
+    tests = ROOT / "tests"
+    top = sorted(p.name for p in tests.glob("test_*.py"))
+    assert top == [
+        "test_api.py", "test_docs_site.py", "test_docstring_examples.py", "test_layout.py", "test_shipped_numbers.py",
+        "test_wheel.py",
+    ]  # fmt: skip
+    folders = sorted(p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+    assert folders == ["basicsr", "examples", "helpers", "hub", "loss", "metric", "networks", "training"]
+    assert not list((tests / "helpers").glob("test_*.py"))
+
+
+def test_one_folder_runs_alone():
+    """``pytest tests/metric -m "not slow"`` collects that folder's tests alone (helpers and fixtures found)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/metric", "-m",
+         "not slow"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    collected = [line for line in run.stdout.splitlines() if "::" in line]
+    assert collected and all(line.startswith("tests/metric/") for line in collected)

@@ -8,7 +8,7 @@ OUT=${OUT:-gpu_out}
 mkdir -p "$OUT"
 source "$(dirname "$0")/env.sh" > "$OUT/gpu.txt" 2>&1
 cat "$OUT/gpu.txt"
-python3 -m pytest -q -p no:cacheprovider ${CUDA_TESTS:-tests/test_cuda.py tests/test_basicsr.py tests/test_loss.py} 2>&1 \
+python3 -m pytest -q -p no:cacheprovider ${CUDA_TESTS:-tests/networks/test_cuda.py tests/basicsr/test_basicsr.py tests/loss/test_loss.py} 2>&1 \
   | tail -25 | tee "$OUT/pytest.txt"
 [ "${TRAIN:-0}" = 1 ] || exit 0
 export EPOCHS=${EPOCHS:-16}

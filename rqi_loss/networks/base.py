@@ -145,7 +145,7 @@ class RQINetwork(nn.Module):
         returns the commit id, to pin with ``create_network(f"hf-hub:{repo_id}@{commit}")``. ``revision``: the
         branch (created from main if missing; default main). ``metadata``: as for :meth:`save_pretrained`.
 
-        Example (needs the Hub and a token with write access, so it is not run here; ``tests/test_publish.py``
+        Example (needs the Hub and a token with write access, so it is not run here; ``tests/hub/test_publish.py``
         runs the same calls against a local stand-in of the Hub):
             >>> commit = network.push_to_hub("my-lab/my-judge", private=True)  # doctest: +SKIP
             >>> rqi_loss.RQILoss(f"hf-hub:my-lab/my-judge@{commit}")  # doctest: +SKIP

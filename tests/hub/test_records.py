@@ -1,0 +1,42 @@
+"""records/: every network's index table is current, and every file in a network's folder belongs to a run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDERS = sorted(path.parent for path in (ROOT / "records").glob("*/runs.json"))
+
+
+def load_make_index():
+    spec = importlib.util.spec_from_file_location("make_index", ROOT / "records" / "make_index.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_there_are_records():
+    assert [folder.name for folder in FOLDERS] == ["tiny-kadid-synth"]
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
+def test_index_is_current(folder):
+    assert (folder / "README.md").read_text() == load_make_index().index_text(folder), (
+        "stale index: run python records/make_index.py"
+    )
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
+def test_every_file_belongs_to_one_run_and_every_config_exists(folder):
+    runs = json.loads((folder / "runs.json").read_text())
+    claimed = [name for run in runs for name in run["files"]]
+    assert len(claimed) == len(set(claimed)), "a file is claimed by two runs"
+    present = {path.name for path in folder.iterdir()} - {"README.md", "runs.json", "configs"}
+    assert present == set(claimed)
+    configs = {run["config"] for run in runs if str(run.get("config", "")).endswith(".yaml")}
+    assert all((ROOT / config).is_file() for config in configs)
+    assert {path.name for path in (folder / "configs").iterdir()} <= {Path(config).name for config in configs}
