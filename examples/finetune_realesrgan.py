@@ -339,9 +339,12 @@ def load_generator(options: dict, weights: Path) -> torch.nn.Module:
     from rqi_loss.basicsr.compat import install_functional_tensor_alias
 
     install_functional_tensor_alias()
-    from basicsr.archs import build_network
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+    from basicsr.archs.srvgg_arch import SRVGGNetCompact
 
-    network = build_network(dict(options["network_g"]))
+    classes = {"RRDBNet": RRDBNet, "SRVGGNetCompact": SRVGGNetCompact}  # not BasicSR's builder: it prints
+    kwargs = {k: v for k, v in options["network_g"].items() if k != "type"}
+    network = classes[options["network_g"]["type"]](**kwargs)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     key = "params_ema" if "params_ema" in state else "params"
     network.load_state_dict(state[key], strict=True)

@@ -225,6 +225,8 @@ def test_example_smoke(tmp_path):
         command + ["--iters", "2", "--warmup-iters", "2", "--seeds", "0,1"], capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    console = result.stdout + result.stderr
+    assert "is created" not in console and "is not found" not in console  # BasicSR's own lines stay in logs/
     results = tmp_path / "results"
     assert {p.name for p in results.iterdir()} == {
         "comparison.png",
