@@ -109,7 +109,8 @@ def load_network(folder: str | os.PathLike) -> RQINetwork:
         f"create_network('{LOCAL_PREFIX}{folder}') (same network)",
         DeprecationWarning,
     )
-    return _local_folder_network(Path(folder))
+    folder = Path(folder)
+    return _network_from_folder(folder, source=str(folder)).requires_grad_(False).eval()
 
 
 def _local_folder(name: str | os.PathLike) -> Path | None:
@@ -131,10 +132,6 @@ def _local_folder(name: str | os.PathLike) -> Path | None:
     if not folder.is_dir():
         raise FileNotFoundError(f"{LOCAL_PREFIX}{folder}: no folder there (a folder with config.json and weights)")
     return folder  # reading it names what is missing
-
-
-def _local_folder_network(folder: Path) -> RQINetwork:
-    return _network_from_folder(folder, source=str(folder)).requires_grad_(False).eval()
 
 
 def create_network(
@@ -179,15 +176,13 @@ def create_network(
             f"name must be a zoo name, 'hf-hub:org/repo' or 'local-dir:path' string; got {type(name).__name__}"
         )
     options = HubOptions(cache_dir=cache_dir, local_files_only=local_files_only, token=token)
-    folder = _local_folder(name)
-    if folder is not None or str(name).startswith(HUB_PREFIX):
-        if checkpoint_path is not None:
-            kind = "an 'hf-hub:'" if folder is None else f"a '{LOCAL_PREFIX}'"
-            raise ValueError(f"model {str(name)!r}: pass either {kind} name or checkpoint_path, not both")
+    folder, name = _local_folder(name), str(name)
+    if (folder is not None or name.startswith(HUB_PREFIX)) and checkpoint_path is not None:
+        kind = "an 'hf-hub:'" if folder is None else f"a '{LOCAL_PREFIX}'"
+        raise ValueError(f"model {name!r}: pass either {kind} name or checkpoint_path, not both")
     if folder is not None:
-        return _local_folder_network(folder)
-    assert isinstance(name, str)
-    if name.startswith(HUB_PREFIX):
+        network = _network_from_folder(folder, source=str(folder))
+    elif name.startswith(HUB_PREFIX):
         network = _network_from_folder(_hub_folder(name, options), source=name)
     else:
         record = get_model_record(name)
