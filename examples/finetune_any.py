@@ -156,9 +156,12 @@ def random_pairs(
 
 
 # ------------------------------------------------------------------------------------------------- training
-def fine_tune(descriptor, data: dict, args: argparse.Namespace, seed: int, use_rqi: bool) -> torch.nn.Module:
-    """A copy of the model trained for ``args.iters`` steps with L1 (+ ``args.rqi_weight`` x RQI when
-    ``use_rqi``) on ``data``'s random pairs; the draws come from private generators seeded with ``seed``."""
+def fine_tune(
+    descriptor, data: dict, args: argparse.Namespace, seed: int, judge: torch.nn.Module | None
+) -> torch.nn.Module:
+    """A copy of the model trained for ``args.iters`` steps with L1 (+ ``args.rqi_weight`` x RQI through the
+    frozen ``judge``; None: L1 alone) on ``data``'s random pairs; the draws come from private generators seeded
+    with ``seed``."""
     from tqdm.auto import tqdm
 
     device = torch.device(args.device)
@@ -167,11 +170,13 @@ def fine_tune(descriptor, data: dict, args: argparse.Namespace, seed: int, use_r
         model = copy.deepcopy(descriptor.model).to(device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
         amp = "bf16" if device.type == "cuda" else None  # the judge's forward and backward, as the generator's
-        rqi = RQILoss(
-            args.rqi, loss_weight=args.rqi_weight, seed=seed, crop_border=args.crop_border, transforms=True, amp=amp
-        ).to(device)
+        rqi = None
+        if judge is not None:
+            rqi = RQILoss(
+                judge, loss_weight=args.rqi_weight, seed=seed, crop_border=args.crop_border, transforms=True, amp=amp
+            ).to(device)
         generator = torch.Generator().manual_seed(seed)
-        arm = "rqi" if use_rqi else "control"
+        arm = "control" if rqi is None else "rqi"
         started = time.perf_counter()
         for _ in tqdm(range(args.iters), desc=f"{arm}, seed {seed}", unit="it", leave=False):
             lr, hr = (
@@ -180,7 +185,7 @@ def fine_tune(descriptor, data: dict, args: argparse.Namespace, seed: int, use_r
             )
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 sr = model(lr).float()
-            loss = F.l1_loss(sr, hr) + (rqi(sr, hr) if use_rqi else 0.0)
+            loss = F.l1_loss(sr, hr) + (0.0 if rqi is None else rqi(sr, hr))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -304,17 +309,17 @@ def run(args: argparse.Namespace) -> str:
         "%s: %s x%d (%s)", args.model, descriptor.architecture.name, descriptor.scale, ", ".join(descriptor.tags)
     )
     data, held_out = training_data(args, descriptor)
-    judge = create_network(args.rqi)
+    judge = create_network(args.rqi).to(args.device)  # loaded once: every RQI arm and the evaluation use it
     check_judge_fits(judge.input_size, data["patch"], args)
     models = {(-1, "before"): descriptor.model.to(args.device).eval()}
     arms = ("control", "rqi") if args.control else ("rqi",)
     for seed in args.seeds:
         for arm in arms:
-            model = fine_tune(descriptor, data, args, seed, use_rqi=arm == "rqi")
+            model = fine_tune(descriptor, data, args, seed, judge if arm == "rqi" else None)
             save_model(model, workdir / "models" / f"{arm}_seed{seed}.pth")
             models[(seed, arm)] = model
     results = workdir / "results"
-    rows, pictures = evaluate(models, held_out, descriptor.scale, judge.to(args.device), results)
+    rows, pictures = evaluate(models, held_out, descriptor.scale, judge, results)
     title = (
         f"{descriptor.architecture.name} x{descriptor.scale}, L1 + {args.rqi_weight:g} x RQI ({args.rqi}), "
         f"{args.iters} steps, seeds {args.seeds}"

@@ -12,6 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
+import rqi_loss
+
 spandrel = pytest.importorskip("spandrel", reason="the finetune extra: pip install -e '.[finetune]'")
 
 import finetune_any  # noqa: E402  (examples/ is on pytest's path)
@@ -63,7 +65,7 @@ def test_detect_fine_tune_save_and_load_again(tmp_path, hr_folder, name):
     )  # fmt: skip
     data, held_out = finetune_any.training_data(args, descriptor)
     assert list(held_out) == ["0"] and len(data["train"][0]) == 2 and data["patch"] % scale == 0
-    tuned = finetune_any.fine_tune(descriptor, data, args, seed=0, use_rqi=True)
+    tuned = finetune_any.fine_tune(descriptor, data, args, seed=0, judge=rqi_loss.create_network(args.rqi))
     before = descriptor.model.state_dict()
     assert any(not torch.equal(before[k], v) for k, v in tuned.state_dict().items())  # the steps changed it
     saved = finetune_any.save_model(tuned, tmp_path / "tuned.pth")
