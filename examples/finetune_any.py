@@ -324,17 +324,7 @@ def run(args: argparse.Namespace) -> str:
         f"{descriptor.architecture.name} x{descriptor.scale}, L1 + {args.rqi_weight:g} x RQI ({args.rqi}), "
         f"{args.iters} steps, seeds {args.seeds}"
     )
-    finetune_outputs.write_rows(rows, results / "summary.csv")
-    summary = finetune_outputs.summary_markdown(rows, title)
-    (results / "summary.md").write_text(summary)
-    first = min(r["seed"] for r in rows if r["seed"] >= 0)
-    scores = {
-        (r["image"], r["arm"]): f"RQI {r['rqi']:+.3f} HaarPSI {r['haarpsi']:.4f}"
-        for r in rows
-        if r["seed"] in (-1, first)
-    }
-    finetune_outputs.comparison_picture(pictures, scores, f"{title}; seed {first}", results / "comparison.png")
-    return summary
+    return finetune_outputs.write_summary(rows, pictures, results, title)
 
 
 def main(argv: list[str] | None = None) -> int:

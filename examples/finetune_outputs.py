@@ -103,6 +103,26 @@ def summary_markdown(rows: list[dict], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_summary(
+    rows: list[dict], panels: dict, results: Path, title: str, caption_metrics: tuple[str, ...] = ("haarpsi",)
+) -> str:
+    """summary.csv, summary.md and comparison.png (the first seed, each panel captioned with its RQI and
+    ``caption_metrics``) in ``results``; returns the summary's markdown."""
+    results.mkdir(parents=True, exist_ok=True)
+    write_rows(rows, results / "summary.csv")
+    summary = summary_markdown(rows, title)
+    (results / "summary.md").write_text(summary)
+    first = min(r["seed"] for r in rows if r["seed"] >= 0)
+    names = {"haarpsi": "HaarPSI", "vsi": "VSI"}
+    scores = {
+        (r["image"], r["arm"]): " ".join([f"RQI {r['rqi']:+.3f}"] + [f"{names[m]} {r[m]:.4f}" for m in caption_metrics])
+        for r in rows
+        if r["seed"] in (-1, first)
+    }
+    comparison_picture(panels, scores, f"{title}; seed {first}", results / "comparison.png")
+    return summary
+
+
 def _targets_text() -> str:
     return ", ".join(f"{m} {b:+g} or more" for m, b in TARGETS.items())
 

@@ -386,17 +386,7 @@ def evaluate(
 
 def write_outputs(rows: list[dict], images: dict, logs: dict[str, Path], results: Path, title: str) -> str:
     """summary.csv, summary.md, comparison.png and loss_curves.png in ``results``; returns the summary."""
-    results.mkdir(parents=True, exist_ok=True)
-    finetune_outputs.write_rows(rows, results / "summary.csv")
-    summary = finetune_outputs.summary_markdown(rows, title)
-    (results / "summary.md").write_text(summary)
-    first = min(r["seed"] for r in rows if r["seed"] >= 0)
-    scores = {
-        (r["image"], r["arm"]): f"RQI {r['rqi']:+.3f} HaarPSI {r['haarpsi']:.4f} VSI {r['vsi']:.4f}"
-        for r in rows
-        if r["seed"] in (-1, first)
-    }
-    finetune_outputs.comparison_picture(images, scores, f"{title}; seed {first}", results / "comparison.png")
+    summary = finetune_outputs.write_summary(rows, images, results, title, caption_metrics=("haarpsi", "vsi"))
     finetune_outputs.loss_curves(logs, results / "loss_curves.png", f"BasicSR losses; {title}")
     return summary
 
