@@ -10,6 +10,7 @@ import types
 from pathlib import Path
 from unittest import mock
 
+import pytest
 import torch
 
 
@@ -27,6 +28,22 @@ def pyiqa_archs_folder() -> Path | None:
         return Path(list(stand_in.__path__)[0]) / "archs"
     spec = importlib.util.find_spec("pyiqa")  # finds the package without importing it
     return Path(spec.submodule_search_locations[0]) / "archs" if spec else None
+
+
+needs_pyiqa = pytest.mark.skipif(
+    pyiqa_archs_folder() is None, reason="pyiqa is a test-time reference: pip install --no-deps pyiqa==0.1.16"
+)
+
+
+def assert_scores_equal_reference(reference: torch.nn.Module, ours: torch.nn.Module, size: int) -> None:
+    """On two random (2, 3, size, size) pairs, ``ours(a, b)`` equals pyiqa's score (no final activation) to 1e-5,
+    and swapping the images changes it (an order-sensitive score, not a constant)."""
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.rand(2, 3, size, size, generator=g), torch.rand(2, 3, size, size, generator=g)
+    with torch.no_grad():
+        expected = reference(a, b).flatten()
+        torch.testing.assert_close(ours(a, b), expected, rtol=0, atol=1e-5)
+        assert not torch.allclose(ours(b, a), expected, atol=1e-3)
 
 
 def _stand_ins() -> Path:

@@ -10,13 +10,9 @@ from rqi_loss.networks import AHIQRQI, build_network, load_network_state
 from rqi_loss.networks.ahiq import deform_conv3x3
 from rqi_loss.training import parse_config, train
 
-from pyiqa_reference import assert_converted_scores_as, build_ahiq, pyiqa_archs_folder
+from pyiqa_reference import assert_converted_scores_as, assert_scores_equal_reference, build_ahiq, needs_pyiqa
 from tiny_models import TINY_AHIQ
 from tiny_training import tiny_config_values, tiny_dataset
-
-needs_pyiqa = pytest.mark.skipif(
-    pyiqa_archs_folder() is None, reason="pyiqa is a test-time reference: pip install --no-deps pyiqa==0.1.16"
-)
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +25,7 @@ def reference_pair():
 
 @needs_pyiqa
 def test_scores_equal_pyiqa_ahiq(reference_pair):
-    reference, ours = reference_pair
-    g = torch.Generator().manual_seed(1)
-    a, b = torch.rand(2, 3, 224, 224, generator=g), torch.rand(2, 3, 224, 224, generator=g)
-    with torch.no_grad():
-        expected = reference(a, b).flatten()
-        torch.testing.assert_close(ours(a, b), expected, rtol=0, atol=1e-5)
-        assert not torch.allclose(ours(b, a), expected, atol=1e-3)
+    assert_scores_equal_reference(*reference_pair, size=224)
 
 
 @needs_pyiqa

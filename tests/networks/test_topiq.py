@@ -10,13 +10,9 @@ from rqi_loss.networks import TOPIQRQI, build_network, load_network_state
 from rqi_loss.networks.resnet import ResNetFeatures
 from rqi_loss.training import parse_config, train
 
-from pyiqa_reference import assert_converted_scores_as, load_cfanet, pyiqa_archs_folder
+from pyiqa_reference import assert_converted_scores_as, assert_scores_equal_reference, load_cfanet, needs_pyiqa
 from tiny_models import TINY_TOPIQ
 from tiny_training import tiny_config_values, tiny_dataset
-
-needs_pyiqa = pytest.mark.skipif(
-    pyiqa_archs_folder() is None, reason="pyiqa is a test-time reference: pip install --no-deps pyiqa==0.1.16"
-)
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +35,7 @@ def reference_pair():
 
 @needs_pyiqa
 def test_scores_equal_pyiqa_topiq_fr(reference_pair):
-    reference, ours = reference_pair
-    g = torch.Generator().manual_seed(1)
-    a, b = torch.rand(2, 3, 256, 256, generator=g), torch.rand(2, 3, 256, 256, generator=g)
-    with torch.no_grad():
-        expected = reference(a, b).flatten()  # pyiqa's score: no final activation for TOPIQ-FR either
-        torch.testing.assert_close(ours(a, b), expected, rtol=0, atol=1e-5)
-        assert not torch.allclose(ours(b, a), expected, atol=1e-3)  # an order-sensitive score, not a constant
+    assert_scores_equal_reference(*reference_pair, size=256)
 
 
 @needs_pyiqa
