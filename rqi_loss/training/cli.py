@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="continue the interrupted run in --output from its last epoch"
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides before or after --output alike
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, the other ranks log warnings only
     level, fmt = logging.INFO if main_rank else logging.WARNING, "%(asctime)s %(levelname)s %(name)s: %(message)s"
     with console_output(level, fmt):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rqi_loss.training import cli as train_cli
 from rqi_loss.training import load_config, parse_config
 from rqi_loss.training.dataset import ImageCache
 from rqi_loss.training.table_check import check_table_images
@@ -125,6 +126,20 @@ def test_command_line_overrides(tmp_path):
         load_config(path, ["optim.lrate=1"])
     with pytest.raises(ValueError, match=r"override 'optim.lr': expected key=value"):
         load_config(path, ["optim.lr"])
+
+
+@pytest.mark.parametrize("order", ["before --output", "after --output"])
+def test_overrides_are_read_on_either_side_of_output(tmp_path, capsys, order):
+    """The config is read with the overrides wherever they stand (argparse's plain parse refused them after
+    --output as 'unrecognized arguments'): an unknown key gets the config error that names it."""
+    path = _write(tmp_path, yaml.safe_dump({**BASE, "optim": {"lr": 0.01}}))
+    output = ["--output", str(tmp_path / "out")]
+    overrides = ["seed=7", "optim.lrate=1"]
+    argv = [str(path), *overrides, *output] if order == "before --output" else [str(path), *output, *overrides]
+    assert train_cli.main(argv) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("rqi-train: error: config") and "unknown keys ['lrate'] in optim" in error
+    assert not (tmp_path / "out").exists()
 
 
 def test_table_cells_are_checked_with_file_and_line(tmp_path):
