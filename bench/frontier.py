@@ -1,0 +1,203 @@
+"""The judge frontier: clean accuracy, attack gain and what each judge does as the main job's loss, side by side.
+
+    python bench/frontier.py [--plot bench/results/cpu/frontier.png]
+
+Reads the measured files of every judge tried as the main job's loss (no measuring here): held-out accuracy
+(``bench/judge_accuracy.py``), attack gain (``bench/gaming.py``, plain loss) and the main job's
+``summary.csv`` over seeds (``examples/finetune_realesrgan.py --rqi FOLDER --rqi-weight L``). Prints the
+markdown table of ``docs/judge-hacking.md`` (a test checks that the page shows these cells) and, with
+``--plot``, draws accuracy against attack gain and attack gain against the HaarPSI change of the RQI arm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "records" / "tiny-kadid-synth"
+RESULTS = ROOT / "bench" / "results" / "cpu"
+
+COLUMNS = (
+    "judge (the loss's network)",
+    "lambda",
+    "KADID-synth: sign accuracy / image SRCC",
+    "TID2013-synth: sign accuracy / image SRCC",
+    "attack gain, photographs",
+    "attack gain, KADID-synth pairs",
+    "HaarPSI",
+    "VSI",
+    "MS-SSIM",
+    "PSNR (dB)",
+    "images above GT (any seed)",
+)
+# referee column -> (summary.csv column, decimals)
+REFEREES = {"HaarPSI": ("haarpsi", 4), "VSI": ("vsi", 4), "MS-SSIM": ("ms_ssim", 4), "PSNR (dB)": ("psnr", 2)}
+
+
+@dataclass(frozen=True)
+class Judge:
+    """One judge tried as the main job's loss, at one lambda, and its measured files."""
+
+    label: str
+    short: str  # plot label
+    rqi_weight: float
+    accuracy: Path
+    gaming: Path
+    main_job: Path
+
+
+def _record(run: str) -> dict[str, Path]:
+    return {
+        "accuracy": RECORDS / f"{run}_accuracy.json",
+        "gaming": RECORDS / f"{run}_gaming.json",
+        "main_job": RECORDS / f"{run}_mainjob.csv",
+    }
+
+
+SHIPPED = {"accuracy": RESULTS / "judge_accuracy.json", "gaming": RESULTS / "gaming.json"}
+JUDGES = (
+    Judge("`tiny-kadid-synth` (shipped)", "shipped", 0.005, main_job=RESULTS / "main_job_lambda0.005.csv", **SHIPPED),
+    Judge(
+        "`tiny-kadid-synth` (shipped), **the default**",
+        "shipped",
+        0.002,
+        main_job=RESULTS / "main_job.csv",
+        **SHIPPED,
+    ),
+    Judge(
+        "gradient-norm fine-tune (`gradient_norm_relative`)",
+        "gradient norm",
+        0.005,
+        **_record("gradient_norm_relative"),
+    ),
+    Judge("KADID-synth + TID2013-synth fine-tune (`kadid_tid2013`)", "+ TID2013", 0.005, **_record("kadid_tid2013")),
+    Judge(
+        "gain and residual, both sets, from scratch (`relations_kadid_tid2013`)",
+        "gain/residual",
+        0.002,
+        **_record("relations_kadid_tid2013"),
+    ),
+    Judge("wider and deeper pair, from scratch (`wide_pair`)", "wide", 0.002, **_record("wide_pair")),
+    Judge(
+        "wide pair + TID2013-synth + gradient norm (`wide_pair_tid2013_gradient_norm`)",
+        "wide + TID2013 + gradient norm",
+        0.002,
+        **_record("wide_pair_tid2013_gradient_norm"),
+    ),
+    Judge(
+        "the same, lambda scaled to its compressed verdicts",
+        "wide + TID2013 + gradient norm",
+        0.0075,
+        **_record("wide_pair_tid2013_gradient_norm")
+        | {"main_job": RECORDS / "wide_pair_tid2013_gradient_norm_mainjob_lambda0.0075.csv"},
+    ),
+)
+
+
+def accuracy_cell(path: Path, synthetic_set: str) -> str:
+    """'sign accuracy / image SRCC' of one set, 3 decimals."""
+    result = json.loads(path.read_text())["results"][synthetic_set]
+    return f"{result['pair_sign_accuracy']:.3f} / {result['image_srcc']:.3f}"
+
+
+def attack_gains(path: Path, targets: str) -> tuple[float, float]:
+    """The plain loss's gain in f at 2/255 and 4/255 on ``targets`` ('photos' or 'kadid_pairs')."""
+    rows = json.loads(path.read_text())["configs"]["plain"][targets]
+    gain = {row["eps_255"]: row["gain"] for row in rows}
+    return gain[2.0], gain[4.0]
+
+
+def per_seed_differences(path: Path, column: str) -> list[float]:
+    """Per seed, the RQI arm's mean of ``column`` over the held-out images minus the control arm's."""
+    rows = list(csv.DictReader(path.open()))
+    seeds = sorted({row["seed"] for row in rows if row["arm"] == "rqi"}, key=int)
+
+    def mean(seed: str, arm: str) -> float:
+        return statistics.mean(float(row[column]) for row in rows if row["seed"] == seed and row["arm"] == arm)
+
+    return [mean(seed, "rqi") - mean(seed, "control") for seed in seeds]
+
+
+def range_cell(values: list[float], decimals: int) -> str:
+    """'-0.0012 to -0.0005', or one signed number where the range rounds to one value."""
+    low, high = (f"{v:+.{decimals}f}" for v in (min(values), max(values)))
+    return low if low == high else f"{low} to {high}"
+
+
+def images_above_gt(path: Path) -> str:
+    """The held-out images the RQI arm's outputs were judged better than their GT in, in any seed."""
+    rows = csv.DictReader(path.open())
+    names = sorted({row["image"] for row in rows if row["arm"] == "rqi" and float(row["rqi"]) > 0})
+    return ", ".join(names) or "none"
+
+
+def row_cells(judge: Judge) -> list[str]:
+    """The judge's row of the frontier table."""
+    gains = [attack_gains(judge.gaming, targets) for targets in ("photos", "kadid_pairs")]
+    return [
+        judge.label,
+        f"{judge.rqi_weight:g}",
+        accuracy_cell(judge.accuracy, "kadid"),
+        accuracy_cell(judge.accuracy, "tid2013"),
+        *(f"{g2:+.2f} / {g4:+.2f}" for g2, g4 in gains),
+        *(range_cell(per_seed_differences(judge.main_job, column), d) for column, d in REFEREES.values()),
+        images_above_gt(judge.main_job),
+    ]
+
+
+def markdown_table(judges: tuple[Judge, ...] = JUDGES) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "| " + " | ".join("---" for _ in COLUMNS) + " |"]
+    lines += ["| " + " | ".join(row_cells(judge)) + " |" for judge in judges]
+    return "\n".join(lines)
+
+
+def plot(path: Path, judges: tuple[Judge, ...] = JUDGES) -> None:
+    """Two panels: KADID-synth sign accuracy against the attack gain at 2/255 (photographs), and that gain
+    against the RQI arm's HaarPSI change (mean over seeds, bars: the seeds' range)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.6))
+    for k, judge in enumerate(judges):
+        colour = f"C{k}"
+        accuracy = json.loads(judge.accuracy.read_text())["results"]["kadid"]["pair_sign_accuracy"]
+        gain = attack_gains(judge.gaming, "photos")[0]
+        haarpsi = per_seed_differences(judge.main_job, "haarpsi")
+        label = f"{judge.short}, lambda {judge.rqi_weight:g}"
+        left.scatter(gain, accuracy, color=colour, s=40, label=label, marker="os^v"[k % 4])
+        mean = statistics.mean(haarpsi)
+        right.errorbar(
+            gain, mean, yerr=[[mean - min(haarpsi)], [max(haarpsi) - mean]], fmt="o", color=colour, capsize=3
+        )
+    left.axhline(0.85, color="grey", ls="--", lw=1)
+    left.axvline(0.08, color="grey", ls="--", lw=1)
+    left.set(xlabel="attack gain at 2/255, photographs (lower is more robust)", ylabel="KADID-synth sign accuracy")
+    left.set_title("accuracy against robustness (targets: dashed)")
+    right.axhline(0.002, color="grey", ls="--", lw=1)
+    right.axhline(0.0, color="black", lw=0.8)
+    right.set(xlabel="attack gain at 2/255, photographs", ylabel="HaarPSI, RQI arm minus control arm")
+    right.set_title("main job, seeds 0-2 (target: dashed)")
+    fig.legend(*left.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))  # room for the legend below the panels
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--plot", type=Path, help="write the two-panel PNG here")
+    args = parser.parse_args(argv)
+    print(markdown_table())
+    if args.plot:
+        plot(args.plot)
+
+
+if __name__ == "__main__":
+    main()
