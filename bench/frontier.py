@@ -12,7 +12,7 @@ markdown table of ``docs/judge-hacking.md`` (a test checks that the page shows t
 from __future__ import annotations
 
 import argparse
-import csv
+import importlib.util
 import json
 import statistics
 from dataclasses import dataclass
@@ -99,28 +99,52 @@ JUDGES = (
 )
 
 
-def accuracy_cell(path: Path, synthetic_set: str) -> str:
+def _main_job_outputs():
+    """examples/finetune_outputs.py, the main job's summary reader and per-seed verdicts, loaded by path (the
+    examples folder is not on a script's import path)."""
+    spec = importlib.util.spec_from_file_location("finetune_outputs", ROOT / "examples" / "finetune_outputs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one judge's files say: held-out accuracy per set, the plain loss's attack gain at 2/255 and 4/255
+    per target ('photos', 'kadid_pairs'), and the main job's verdicts per seed (RQI arm minus control arm)."""
+
+    accuracy: dict[str, dict[str, float]]
+    gains: dict[str, tuple[float, float]]
+    verdicts: dict[int, dict]
+
+    @classmethod
+    def read(cls, judge: Judge) -> "Measured":
+        attacks = json.loads(judge.gaming.read_text())["configs"]["plain"]
+        gains = {}
+        for targets in ("photos", "kadid_pairs"):
+            gain = {row["eps_255"]: row["gain"] for row in attacks[targets]}
+            gains[targets] = (gain[2.0], gain[4.0])
+        outputs = _main_job_outputs()
+        return cls(
+            accuracy=json.loads(judge.accuracy.read_text())["results"],
+            gains=gains,
+            verdicts=outputs.verdicts(outputs.read_rows(judge.main_job)),
+        )
+
+    def differences(self, column: str) -> list[float]:
+        """Per seed, the RQI arm's mean of ``column`` over the held-out images minus the control arm's."""
+        return [verdict["delta"][column] for verdict in self.verdicts.values()]
+
+    def images_above_gt(self) -> str:
+        """The held-out images the RQI arm's outputs were judged better than their GT in, in any seed."""
+        names = sorted({name for verdict in self.verdicts.values() for name in verdict["above_gt"]})
+        return ", ".join(names) or "none"
+
+
+def accuracy_cell(measured: Measured, synthetic_set: str) -> str:
     """'sign accuracy / image SRCC' of one set, 3 decimals."""
-    result = json.loads(path.read_text())["results"][synthetic_set]
+    result = measured.accuracy[synthetic_set]
     return f"{result['pair_sign_accuracy']:.3f} / {result['image_srcc']:.3f}"
-
-
-def attack_gains(path: Path, targets: str) -> tuple[float, float]:
-    """The plain loss's gain in f at 2/255 and 4/255 on ``targets`` ('photos' or 'kadid_pairs')."""
-    rows = json.loads(path.read_text())["configs"]["plain"][targets]
-    gain = {row["eps_255"]: row["gain"] for row in rows}
-    return gain[2.0], gain[4.0]
-
-
-def per_seed_differences(path: Path, column: str) -> list[float]:
-    """Per seed, the RQI arm's mean of ``column`` over the held-out images minus the control arm's."""
-    rows = list(csv.DictReader(path.open()))
-    seeds = sorted({row["seed"] for row in rows if row["arm"] == "rqi"}, key=int)
-
-    def mean(seed: str, arm: str) -> float:
-        return statistics.mean(float(row[column]) for row in rows if row["seed"] == seed and row["arm"] == arm)
-
-    return [mean(seed, "rqi") - mean(seed, "control") for seed in seeds]
 
 
 def range_cell(values: list[float], decimals: int) -> str:
@@ -129,24 +153,17 @@ def range_cell(values: list[float], decimals: int) -> str:
     return low if low == high else f"{low} to {high}"
 
 
-def images_above_gt(path: Path) -> str:
-    """The held-out images the RQI arm's outputs were judged better than their GT in, in any seed."""
-    rows = csv.DictReader(path.open())
-    names = sorted({row["image"] for row in rows if row["arm"] == "rqi" and float(row["rqi"]) > 0})
-    return ", ".join(names) or "none"
-
-
 def row_cells(judge: Judge) -> list[str]:
     """The judge's row of the frontier table."""
-    gains = [attack_gains(judge.gaming, targets) for targets in ("photos", "kadid_pairs")]
+    measured = Measured.read(judge)
     return [
         judge.label,
         f"{judge.rqi_weight:g}",
-        accuracy_cell(judge.accuracy, "kadid"),
-        accuracy_cell(judge.accuracy, "tid2013"),
-        *(f"{g2:+.2f} / {g4:+.2f}" for g2, g4 in gains),
-        *(range_cell(per_seed_differences(judge.main_job, column), d) for column, d in REFEREES.values()),
-        images_above_gt(judge.main_job),
+        accuracy_cell(measured, "kadid"),
+        accuracy_cell(measured, "tid2013"),
+        *(f"{g2:+.2f} / {g4:+.2f}" for g2, g4 in measured.gains.values()),
+        *(range_cell(measured.differences(column), d) for column, d in REFEREES.values()),
+        measured.images_above_gt(),
     ]
 
 
@@ -167,9 +184,10 @@ def plot(path: Path, judges: tuple[Judge, ...] = JUDGES) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.6))
     for k, judge in enumerate(judges):
         colour = f"C{k}"
-        accuracy = json.loads(judge.accuracy.read_text())["results"]["kadid"]["pair_sign_accuracy"]
-        gain = attack_gains(judge.gaming, "photos")[0]
-        haarpsi = per_seed_differences(judge.main_job, "haarpsi")
+        measured = Measured.read(judge)
+        accuracy = measured.accuracy["kadid"]["pair_sign_accuracy"]
+        gain = measured.gains["photos"][0]
+        haarpsi = measured.differences("haarpsi")
         label = f"{judge.short}, lambda {judge.rqi_weight:g}"
         left.scatter(gain, accuracy, color=colour, s=40, label=label, marker="os^v"[k % 4])
         mean = statistics.mean(haarpsi)

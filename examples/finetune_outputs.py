@@ -51,6 +51,14 @@ def write_rows(rows: list[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
+def read_rows(path: Path) -> list[dict]:
+    """summary.csv back as ``write_rows`` was given it: ``seed`` an int, every metric a float."""
+    with open(path, newline="") as handle:
+        return [
+            {**row, "seed": int(row["seed"]), **{m: float(row[m]) for m in METRICS}} for row in csv.DictReader(handle)
+        ]
+
+
 def seed_means(rows: list[dict]) -> dict[tuple[int, str], dict[str, float]]:
     """{(seed, arm): mean of each metric over the held-out images}; "before" has seed -1 (one model)."""
     groups: dict[tuple[int, str], list[dict]] = {}
