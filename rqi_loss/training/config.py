@@ -11,6 +11,7 @@ from typing import Any
 from .adversarial import AdversarialConfig
 from .config_types import apply_overrides, checked_fields
 from .dataset import check_augment
+from .gradient_alignment import GradientAlignmentConfig
 from .gradient_norm import GradientNormConfig
 from .layouts import LAYOUTS, PAIRWISE_LAYOUTS
 
@@ -60,6 +61,7 @@ class OptimConfig:
     ema_decay: float | None = None  # validate and export an exponential moving average of the weights
     adversarial: AdversarialConfig | None = None  # {eps, steps, weight}: train on eps-perturbed pairs too
     gradient_norm: GradientNormConfig | None = None  # {weight, eps, relative}: penalise d f / d a (its l1 norm)
+    gradient_alignment: GradientAlignmentConfig | None = None  # {weight, margin}: d f / d a points from a to b
 
 
 @dataclass(frozen=True)

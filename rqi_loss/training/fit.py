@@ -25,7 +25,8 @@ from .backbone import load_backbone
 from .config import OptimConfig, TrainConfig
 from .dataset import ImageCache, PairDataset
 from .distributed import Ranks
-from .gradient_norm import gradient_norm_penalty
+from .gradient_alignment import gradient_alignment_penalty
+from .gradient_norm import gradient_norm_penalty, input_gradient
 from .layouts import LabelledPairs
 from .pairs import epoch_order, recipe_pairs, require_pairs
 from .resume import random_states, restore_random_states
@@ -264,18 +265,23 @@ def training_loss(
     learner: Learner, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, optim: OptimConfig
 ) -> torch.Tensor:
     """0-dim Huber loss of the network's (N,) predictions for (N, 3, S, S) pairs ``a``, ``b`` against
-    ``target``, plus ``optim.gradient_norm``'s penalty and ``optim.adversarial``'s weighted term on a perturbed
-    copy of the pairs where configured.
+    ``target``, plus ``optim.gradient_norm``'s and ``optim.gradient_alignment``'s penalties (one input gradient
+    for both) and ``optim.adversarial``'s weighted term on a perturbed copy of the pairs where configured.
     The clean pass goes through the DDP wrapper when there is one (it readies the gradient all-reduce); the
     perturbation search and the perturbed pass use the module itself (the same parameters)."""
     device_type, network = a.device.type, learner.network
-    if optim.gradient_norm is not None:
-        a = a.requires_grad_(True)  # the penalty differentiates the prediction with respect to the judged image
+    penalised = optim.gradient_norm is not None or optim.gradient_alignment is not None
+    if penalised:
+        a = a.requires_grad_(True)  # the penalties differentiate the prediction with respect to the judged image
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=optim.bf16):
         pred = (learner.replicated or network)(a, b)
     loss = F.huber_loss(pred.float(), target, delta=optim.huber_delta)
-    if optim.gradient_norm is not None:
-        loss = loss + gradient_norm_penalty(pred, a, optim.gradient_norm)
+    if penalised:
+        gradient = input_gradient(pred, a)
+        if optim.gradient_norm is not None:
+            loss = loss + gradient_norm_penalty(pred, a, optim.gradient_norm, gradient)
+        if optim.gradient_alignment is not None:
+            loss = loss + gradient_alignment_penalty(gradient, a, b, target, optim.gradient_alignment)
     if optim.adversarial is None:
         return loss
     pair_loss = lambda p, t: F.huber_loss(p, t, delta=optim.huber_delta)  # noqa: E731

@@ -33,11 +33,22 @@ class GradientNormConfig:
             raise ValueError(f"optim.gradient_norm.eps must lie in (0, 0.1] (e.g. 0.0078 = 2/255); got {self.eps!r}")
 
 
-def gradient_norm_penalty(prediction: torch.Tensor, a: torch.Tensor, config: GradientNormConfig) -> torch.Tensor:
+def input_gradient(prediction: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """(N, 3, S, S) d prediction_i / d a_i, itself differentiable with respect to the network's parameters;
+    ``prediction`` (N,) must have been computed from ``a`` with ``a.requires_grad``."""
+    (gradient,) = torch.autograd.grad(prediction.sum(), a, create_graph=True)
+    return gradient
+
+
+def gradient_norm_penalty(
+    prediction: torch.Tensor, a: torch.Tensor, config: GradientNormConfig, gradient: torch.Tensor | None = None
+) -> torch.Tensor:
     """0-dim ``weight * mean_i(eps * ||d prediction_i / d a_i||_1)`` (divided by the batch's standard deviation of
     ``prediction`` with ``relative``), differentiable with respect to the network's parameters (double
-    backward). ``prediction`` (N,) must have been computed from ``a`` (N, 3, S, S) with ``a.requires_grad``."""
-    (gradient,) = torch.autograd.grad(prediction.sum(), a, create_graph=True)
+    backward). ``prediction`` (N,) must have been computed from ``a`` (N, 3, S, S) with ``a.requires_grad``;
+    ``gradient``: :func:`input_gradient` of them when already computed."""
+    if gradient is None:
+        gradient = input_gradient(prediction, a)
     gain = config.eps * gradient.abs().flatten(1).sum(dim=1)
     penalty = gain.mean()
     if config.relative:

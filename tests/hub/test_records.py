@@ -54,6 +54,18 @@ def test_the_judge_hacking_page_shows_the_frontier_computed_from_the_records():
     assert not missing, "the page's frontier table differs from bench/frontier.py:\n" + "\n".join(missing)
 
 
+def test_the_judge_hacking_page_shows_the_gradient_alignment_computed_from_the_records():
+    """docs/judge-hacking.md's gradient-alignment table is what bench/gradient_alignment.py --table computes from
+    the measured files, cell for cell."""
+    import gradient_alignment
+
+    page = (ROOT / "docs" / "judge-hacking.md").read_text().splitlines()
+    table = gradient_alignment.markdown_table().splitlines()
+    assert table[0] in page
+    missing = [line for line in table[2:] if line not in page]
+    assert not missing, "the page's gradient-alignment table differs from the bench script:\n" + "\n".join(missing)
+
+
 def test_the_frontier_plot_is_drawn(tmp_path):
     pytest.importorskip("matplotlib")
     import frontier
