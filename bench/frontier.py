@@ -96,6 +96,12 @@ JUDGES = (
         **_record("wide_pair_tid2013_gradient_norm")
         | {"main_job": RECORDS / "wide_pair_tid2013_gradient_norm_mainjob_lambda0.0075.csv"},
     ),
+    Judge(
+        "the shipped pair's first member with gain and residual, from scratch (`single_gain_residual`)",
+        "first member + gain/residual",
+        0.002,
+        **_record("single_gain_residual"),
+    ),
 )
 
 

@@ -70,6 +70,10 @@ MEASURED = {
         RECORDS / "relations_gradient_alignment_w0_2_gradients.json",
         RECORDS / "relations_gradient_alignment_w0_2_history.json",
     ),
+    "the shipped pair's first member with gain and residual, 16 epochs (`single_gain_residual`)": (
+        RECORDS / "single_gain_residual_gradients.json",
+        RECORDS / "single_gain_residual_history.json",
+    ),
 }
 TABLE_REFEREES = {"psnr": "PSNR", "haarpsi": "HaarPSI", "ms_ssim": "MS-SSIM", "vsi": "VSI", "neg_gmsd": "-GMSD"}
 
