@@ -125,10 +125,16 @@ def attack(loss: RQILoss, sr: torch.Tensor, gt: torch.Tensor, eps: float, steps:
 
 
 def referees(x: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
-    """(N,) referee scores of x against gt."""
+    """(N,) float64 referee scores of x against gt."""
+    return referee_values(x.double(), gt.double())
+
+
+def referee_values(x: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
+    """(N,) referee scores of x (clamped to [0, 1]) against gt in the inputs' dtype, differentiable with
+    respect to x; gmsd is lower-better, the others higher-better."""
     import piq
 
-    x, gt = x.clamp(0, 1).double(), gt.double()
+    x = x.clamp(0, 1)
     mse = ((x - gt) ** 2).flatten(1).mean(dim=1)
     return {
         "psnr": 10 * torch.log10(1 / mse.clamp_min(1e-12)),

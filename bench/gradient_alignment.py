@@ -42,7 +42,7 @@ from rqi_loss import create_network
 from rqi_loss.functional import rqi_score
 
 from common import hardware, report
-from gaming import KADID_PAIRS, PHOTOS, targets
+from gaming import KADID_PAIRS, PHOTOS, referee_values, targets
 
 logger = logging.getLogger("gradient_alignment")
 REFEREES = ("psnr", "haarpsi", "ms_ssim", "vsi", "neg_gmsd")
@@ -78,24 +78,6 @@ MEASURED = {
 TABLE_REFEREES = {"psnr": "PSNR", "haarpsi": "HaarPSI", "ms_ssim": "MS-SSIM", "vsi": "VSI", "neg_gmsd": "-GMSD"}
 
 
-def referee_value(name: str, x: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """(N,) referee ``name`` of x against gt, higher is better, differentiable with respect to x."""
-    import piq
-
-    x = x.clamp(0, 1)
-    if name == "psnr":
-        return -10 * torch.log10(((x - gt) ** 2).flatten(1).mean(dim=1).clamp_min(1e-12))
-    if name == "haarpsi":
-        return piq.haarpsi(x, gt, data_range=1.0, reduction="none")
-    if name == "ms_ssim":
-        return piq.multi_scale_ssim(x, gt, data_range=1.0, kernel_size=7, reduction="none")
-    if name == "vsi":
-        return piq.vsi(x, gt, data_range=1.0, reduction="none")
-    if name == "neg_gmsd":
-        return -piq.gmsd(x, gt, data_range=1.0, reduction="none")
-    raise ValueError(f"unknown referee {name!r}; choose one of {', '.join(REFEREES)}")
-
-
 def input_gradient(score, x: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) d score(x)_i / d x_i for a per-image (N,) score."""
     x = x.detach().clone().requires_grad_(True)
@@ -124,9 +106,13 @@ def alignment(network: torch.nn.Module, sr: torch.Tensor, gt: torch.Tensor) -> d
     judge = judge_gradient(network, sr, gt)
     judge_norm_sq = judge.square().sum(dim=1)
     towards_gt = (gt - sr).double().flatten(1)
+    x = sr.detach().clone().requires_grad_(True)
+    values = referee_values(x, gt)  # one forward; each referee's gradient from it
+    values["neg_gmsd"] = -values.pop("gmsd")
     results = {}
     for name in REFEREES:
-        referee = input_gradient(lambda x: referee_value(name, x, gt), sr).flatten(1).nan_to_num(0.0)
+        (gradient,) = torch.autograd.grad(values[name].sum(), x, retain_graph=True)
+        referee = gradient.double().flatten(1).nan_to_num(0.0)
         inner = (judge * referee).sum(dim=1)
         cosine = inner / (judge_norm_sq.sqrt() * referee.norm(dim=1)).clamp_min(1e-30)
         per_step = 0.1 * inner / judge_norm_sq.clamp_min(1e-30)
