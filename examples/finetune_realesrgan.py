@@ -56,6 +56,8 @@ DEFAULT_WEIGHT = 0.002
 DEFAULT_ITERS = 60
 DEFAULT_GT_SIZE = 160
 DEFAULT_CROP_BORDER = 16
+# BasicSR's training pipeline with rqi_loss's classes registered, run in a child process per arm.
+TRAIN_COMMAND = (sys.executable, "-m", "rqi_loss.basicsr.train")
 
 
 # ----------------------------------------------------------------------------------------------------- data
@@ -293,6 +295,19 @@ def realesrgan_options(
     return options
 
 
+def merge_options(options: dict, changes: dict) -> None:
+    """Apply ``changes`` to ``options`` in place: a dict without ``type`` is merged into the dict of that key, level
+    by level (``{"train": {"gan_opt": {"loss_weight": 0.02}}}``), None removes the key, anything else (a value,
+    a loss with its ``type``) replaces it."""
+    for key, value in changes.items():
+        if value is None:
+            options.pop(key, None)
+        elif isinstance(value, dict) and "type" not in value and isinstance(options.get(key), dict):
+            merge_options(options[key], value)
+        else:
+            options[key] = value
+
+
 def write_meta_info(options: dict) -> None:
     """RealESRGANDataset reads its image list from ``meta_info``: one file name of ``dataroot_gt`` per line."""
     train = options["datasets"]["train"]
@@ -301,10 +316,12 @@ def write_meta_info(options: dict) -> None:
         Path(train["meta_info"]).write_text("".join(f"{name}\n" for name in names))
 
 
-def run_basicsr(options: dict, workdir: Path, progress) -> tuple[Path, Path]:
-    """Write the YAML and run ``python -m rqi_loss.basicsr.train`` in ``workdir``, its console output going to
-    ``workdir/logs/<name>.log`` while ``progress`` (a tqdm bar) advances with BasicSR's iteration lines; returns
-    (the experiment folder, that log)."""
+def run_basicsr(
+    options: dict, workdir: Path, progress, train_command: tuple[str, ...] = TRAIN_COMMAND
+) -> tuple[Path, Path]:
+    """Write the YAML and run ``train_command -opt <yaml>`` (``python -m rqi_loss.basicsr.train``) in ``workdir``,
+    its console output going to ``workdir/logs/<name>.log`` while ``progress`` (a tqdm bar) advances with BasicSR's
+    iteration lines; returns (the experiment folder, that log)."""
     write_meta_info(options)
     path = workdir / f"{options['name']}.yml"
     path.write_text(yaml.safe_dump(options, sort_keys=False))
@@ -313,7 +330,7 @@ def run_basicsr(options: dict, workdir: Path, progress) -> tuple[Path, Path]:
     progress.set_postfix_str(options["name"])
     done = 0
     with open(log, "w") as handle:
-        command = [sys.executable, "-m", "rqi_loss.basicsr.train", "-opt", str(path)]
+        command = [*train_command, "-opt", str(path)]
         process = subprocess.Popen(command, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT)
         while process.poll() is None:
             time.sleep(0.5)
@@ -430,8 +447,18 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def fine_tune_arms(args: argparse.Namespace, folders: dict[str, Path], before_weights: Path, workdir: Path, bar):
-    """Both arms for every seed; returns ({(seed, arm): generator}, {run name: BasicSR log})."""
+def fine_tune_arms(
+    args: argparse.Namespace,
+    folders: dict[str, Path],
+    before_weights: Path,
+    workdir: Path,
+    bar,
+    rqi_arm_options: dict | None = None,
+    train_command: tuple[str, ...] = TRAIN_COMMAND,
+):
+    """Both arms for every seed; returns ({(seed, arm): generator}, {run name: BasicSR log}).
+    ``rqi_arm_options`` changes the RQI arm's BasicSR options (a yardstick in its place; see ``merge_options``);
+    a loss it names must be registered by the ``train_command`` process."""
     generators, logs = {}, {}
     for seed in args.seeds:
         for arm in ("control", "rqi"):  # the same fine-tune (seed, data, iterations), without and with RQI
@@ -452,17 +479,27 @@ def fine_tune_arms(args: argparse.Namespace, folders: dict[str, Path], before_we
             )
             if arm == "control":
                 del options["train"]["rqi_opt"]
+            else:
+                merge_options(options, rqi_arm_options or {})
             if args.pretrained is None:  # fine-tune the warm-up generator: same compact architecture
                 options["network_g"] = generator_options(None)
                 options["path"]["param_key_g"] = "params"
                 options["network_d"]["num_feat"] = 16
                 options["train"]["ema_decay"] = 0
-            run_dir, logs[options["name"]] = run_basicsr(options, workdir, bar)
+            run_dir, logs[options["name"]] = run_basicsr(options, workdir, bar, train_command)
             generators[(seed, arm)] = load_generator(options, run_dir / "models" / f"net_g_{args.iters}.pth")
     return generators, logs
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    rqi_arm_options: dict | None = None,
+    train_command: tuple[str, ...] = TRAIN_COMMAND,
+    title: str | None = None,
+) -> int:
+    """The main job. ``rqi_arm_options``, ``train_command`` and ``title``: the RQI arm's changed options (see
+    ``fine_tune_arms``), the process that registers them, and the summary's title (``bench/referee_loss.py``)."""
     from tqdm.auto import tqdm
 
     args = parse_arguments(argv)
@@ -477,16 +514,17 @@ def main(argv: list[str] | None = None) -> int:
         logs = {}
         if args.pretrained is None:
             warmup = warmup_options(folders, args.warmup_iters, args.gt_size, args.batch)
-            before_dir, logs["before"] = run_basicsr(warmup, workdir, bar)
+            before_dir, logs["before"] = run_basicsr(warmup, workdir, bar, train_command)
             before_weights = before_dir / "models" / f"net_g_{args.warmup_iters}.pth"
             before = load_generator(warmup, before_weights)
         else:
             before_weights = args.pretrained.resolve()
             before = load_generator({"network_g": generator_options(before_weights)}, before_weights)
-        arms, arm_logs = fine_tune_arms(args, folders, before_weights, workdir, bar)
+        arms, arm_logs = fine_tune_arms(args, folders, before_weights, workdir, bar, rqi_arm_options, train_command)
     results = workdir / "results"
     rows, images = evaluate({(-1, "before"): before, **arms}, folders, args.rqi, results)
-    title = f"x4 SR, lambda {args.rqi_weight:g} x RQI ({args.rqi}), {args.iters} iterations, seeds {args.seeds}"
+    extra = title or f"lambda {args.rqi_weight:g} x RQI ({args.rqi})"
+    title = f"x4 SR, {extra}, {args.iters} iterations, seeds {args.seeds}"
     print(write_outputs(rows, images, {**logs, **arm_logs}, results, title))
     print(f"wrote {results}: summary.md, summary.csv, comparison.png, loss_curves.png, sr/; logs in {workdir / 'logs'}")
     return 0
