@@ -193,10 +193,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.gan_weight is not None:
         changes = {"train": {"rqi_opt": None, "gan_opt": {"loss_weight": args.gan_weight}}}
-        title = f"GAN weight {args.gan_weight:g} instead of RQI"
+        label = f"GAN weight {args.gan_weight:g} instead of RQI"
     elif args.l1_plain_gt:
         changes = {"train": {"rqi_opt": None}, "l1_gt_usm": False}
-        title = "L1 against the plain GT instead of RQI"
+        label = "L1 against the plain GT instead of RQI"
     else:
         if args.weight is None:
             parser.error("--metric needs --weight (e.g. --weight 1)")
@@ -206,12 +206,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--metric: {error}")
         changes = {"train": {"rqi_opt": {"type": "RefereeLoss", "metric": args.metric, "loss_weight": args.weight}}}
         terms = " + ".join("|sr - gt|" if name == "l1" else f"(1 - {name})" for name in args.metric.split("+"))
-        title = f"{args.weight:g} x [{terms}] instead of RQI"
+        label = f"{args.weight:g} x [{terms}] instead of RQI"
     return finetune_realesrgan.main(
         main_job_argv,
         rqi_arm_options=changes,
         train_command=(sys.executable, str(Path(__file__).resolve()), "--basicsr"),
-        title=title,
+        rqi_arm_label=label,
     )
 
 

@@ -496,10 +496,11 @@ def main(
     *,
     rqi_arm_options: dict | None = None,
     train_command: tuple[str, ...] = TRAIN_COMMAND,
-    title: str | None = None,
+    rqi_arm_label: str | None = None,
 ) -> int:
-    """The main job. ``rqi_arm_options``, ``train_command`` and ``title``: the RQI arm's changed options (see
-    ``fine_tune_arms``), the process that registers them, and the summary's title (``bench/referee_loss.py``)."""
+    """The main job. ``rqi_arm_options``, ``train_command`` and ``rqi_arm_label``: the RQI arm's changed options
+    (see ``fine_tune_arms``), the process that registers them, and what the summary's title says that arm adds
+    (``bench/referee_loss.py``)."""
     from tqdm.auto import tqdm
 
     args = parse_arguments(argv)
@@ -523,8 +524,8 @@ def main(
         arms, arm_logs = fine_tune_arms(args, folders, before_weights, workdir, bar, rqi_arm_options, train_command)
     results = workdir / "results"
     rows, images = evaluate({(-1, "before"): before, **arms}, folders, args.rqi, results)
-    extra = title or f"lambda {args.rqi_weight:g} x RQI ({args.rqi})"
-    title = f"x4 SR, {extra}, {args.iters} iterations, seeds {args.seeds}"
+    label = rqi_arm_label or f"lambda {args.rqi_weight:g} x RQI ({args.rqi})"
+    title = f"x4 SR, {label}, {args.iters} iterations, seeds {args.seeds}"
     print(write_outputs(rows, images, {**logs, **arm_logs}, results, title))
     print(f"wrote {results}: summary.md, summary.csv, comparison.png, loss_curves.png, sr/; logs in {workdir / 'logs'}")
     return 0

@@ -185,8 +185,10 @@ def fit(
         loader = epoch_loader(dataset, ranks.shard(order, optim.batch_size), optim, ranks, device)
         shown = progress and ranks.main
         progress_bar = tqdm(loader, desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not shown, leave=False)
-        losses = train_epoch(learner, progress_bar, optim, device)
-        record = validate(learner.judged, epoch + 1, ranks.mean(float(np.mean(losses)), device))
+        terms: dict[str, list[float]] | None = {} if has_extra_terms(optim) else None
+        losses = train_epoch(learner, progress_bar, optim, device, terms)
+        parts = {f"train_{name}": ranks.mean(float(np.mean(values)), device) for name, values in (terms or {}).items()}
+        record = validate(learner.judged, epoch + 1, ranks.mean(float(np.mean(losses)), device), parts)
         check_finite(record, seed)  # before the state is saved: a resume starts from the last finite epoch
         history.append(record)
         if record["val_loss"] < best["val_loss"]:
@@ -236,20 +238,26 @@ def train_epoch(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
     optim: OptimConfig,
     device: torch.device,
+    terms: dict[str, list[float]] | None = None,
 ) -> list[float]:
     """One pass over ``batches`` of (a, b, target) in training mode: an optimiser step every ``optim.accumulate``
-    batches (their mean gradient), the moving average updated after each step. Returns every batch's loss."""
+    batches (their mean gradient), the moving average updated after each step. Returns every batch's loss;
+    ``terms``, when given, receives every batch's value of each term of the loss (see ``training_loss``)."""
     learner.network.train()
     losses = []
     for index, (a, b, target) in enumerate(batches, 1):
         synced = index % optim.accumulate == 0  # DDP all-reduces the gradients of the step's last pass only
+        batch_terms: dict[str, float] | None = None if terms is None else {}
         with contextlib.nullcontext() if synced or learner.replicated is None else learner.replicated.no_sync():
-            loss = training_loss(learner, a.to(device), b.to(device), target.to(device), optim)
+            loss = training_loss(learner, a.to(device), b.to(device), target.to(device), optim, batch_terms)
             if optim.accumulate == 1:
                 learner.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
             else:
                 (loss / optim.accumulate).backward()
+        if terms is not None and batch_terms is not None:
+            for name, value in batch_terms.items():
+                terms.setdefault(name, []).append(value)
         if synced:
             learner.optimizer.step()
             learner.scheduler.step()
@@ -261,32 +269,50 @@ def train_epoch(
     return losses
 
 
+def has_extra_terms(optim: OptimConfig) -> bool:
+    """Whether the training loss is more than the Huber loss (a penalty or an adversarial term)."""
+    return any(term is not None for term in (optim.gradient_norm, optim.gradient_alignment, optim.adversarial))
+
+
 def training_loss(
-    learner: Learner, a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, optim: OptimConfig
+    learner: Learner,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    target: torch.Tensor,
+    optim: OptimConfig,
+    terms: dict[str, float] | None = None,
 ) -> torch.Tensor:
     """0-dim Huber loss of the network's (N,) predictions for (N, 3, S, S) pairs ``a``, ``b`` against
     ``target``, plus ``optim.gradient_norm``'s and ``optim.gradient_alignment``'s penalties (one input gradient
     for both) and ``optim.adversarial``'s weighted term on a perturbed copy of the pairs where configured.
-    The clean pass goes through the DDP wrapper when there is one (it readies the gradient all-reduce); the
-    perturbation search and the perturbed pass use the module itself (the same parameters)."""
+    ``terms``, when given, receives each term's value as it enters the sum (``huber``, ``gradient_norm``,
+    ``gradient_alignment``, ``adversarial``). The clean pass goes through the DDP wrapper when there is one (it
+    readies the gradient all-reduce); the perturbation search and the perturbed pass use the module itself."""
     device_type, network = a.device.type, learner.network
+    parts: dict[str, torch.Tensor] = {}
     penalised = optim.gradient_norm is not None or optim.gradient_alignment is not None
     if penalised:
         a = a.requires_grad_(True)  # the penalties differentiate the prediction with respect to the judged image
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=optim.bf16):
         pred = (learner.replicated or network)(a, b)
-    loss = F.huber_loss(pred.float(), target, delta=optim.huber_delta)
+    parts["huber"] = F.huber_loss(pred.float(), target, delta=optim.huber_delta)
     if penalised:
         gradient = input_gradient(pred, a)
         if optim.gradient_norm is not None:
-            loss = loss + gradient_norm_penalty(pred, a, optim.gradient_norm, gradient)
+            parts["gradient_norm"] = gradient_norm_penalty(pred, a, optim.gradient_norm, gradient)
         if optim.gradient_alignment is not None:
-            loss = loss + gradient_alignment_penalty(gradient, a, b, target, optim.gradient_alignment)
-    if optim.adversarial is None:
-        return loss
-    pair_loss = lambda p, t: F.huber_loss(p, t, delta=optim.huber_delta)  # noqa: E731
-    goal = target if optim.adversarial.target == "label" else pred.detach().float()
-    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=optim.bf16):
-        a_adv, b_adv = perturb_pair(network, a, b, goal, pair_loss, optim.adversarial)
-        pred_adv = network(a_adv, b_adv)
-    return loss + optim.adversarial.weight * pair_loss(pred_adv.float(), goal)
+            parts["gradient_alignment"] = gradient_alignment_penalty(gradient, a, b, target, optim.gradient_alignment)
+    if optim.adversarial is not None:
+        pair_loss = lambda p, t: F.huber_loss(p, t, delta=optim.huber_delta)  # noqa: E731
+        goal = target if optim.adversarial.target == "label" else pred.detach().float()
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=optim.bf16):
+            a_adv, b_adv = perturb_pair(network, a, b, goal, pair_loss, optim.adversarial)
+            pred_adv = network(a_adv, b_adv)
+        parts["adversarial"] = optim.adversarial.weight * pair_loss(pred_adv.float(), goal)
+    if terms is not None:
+        terms.update({name: value.item() for name, value in parts.items()})
+    loss = parts["huber"]
+    for name in ("gradient_norm", "gradient_alignment", "adversarial"):
+        if name in parts:
+            loss = loss + parts[name]
+    return loss

@@ -19,10 +19,11 @@ logger = logging.getLogger(__name__)
 
 
 class Validator:
-    """The held-out side of a run, shared by all its members: ``validator(network, epoch, train_loss)`` gives
-    and logs an epoch's validation record (``train_loss`` None: the untrained baseline, epoch 0, stored without
-    one); :meth:`measure` gives the recipe's own Huber loss (``val_loss``)
-    and the metrics of :func:`validation_metrics`."""
+    """The held-out side of a run, shared by all its members: ``validator(network, epoch, train_loss,
+    train_terms)`` gives and logs an epoch's validation record (``train_loss`` None: the untrained baseline,
+    epoch 0, stored without one; ``train_terms``: the epoch's mean of each term of the training loss, such as
+    ``train_huber`` and ``train_gradient_norm``, stored beside it); :meth:`measure` gives the recipe's own Huber
+    loss (``val_loss``) and the metrics of :func:`validation_metrics`."""
 
     def __init__(
         self,
@@ -43,8 +44,14 @@ class Validator:
             sample = subsample_pairs(own_pairs, own_labels, config.optim.val_pairs, config.held_out_seed + 1)
             self.own = (own_rows, *sample)
 
-    def __call__(self, network: torch.nn.Module, epoch: int, train_loss: float | None) -> dict[str, float]:
-        trained = {} if train_loss is None else {"train_loss": train_loss}
+    def __call__(
+        self,
+        network: torch.nn.Module,
+        epoch: int,
+        train_loss: float | None,
+        train_terms: dict[str, float] | None = None,
+    ) -> dict[str, float]:
+        trained = {} if train_loss is None else {"train_loss": train_loss, **(train_terms or {})}
         record = {"epoch": epoch, **trained, **self.measure(network)}
         if self.ranks.main:
             label = f"epoch {epoch}" + (" (untrained baseline)" if train_loss is None else "")

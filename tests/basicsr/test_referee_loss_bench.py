@@ -56,6 +56,7 @@ def test_an_unknown_metric_names_the_choices():
         referee_loss.RefereeLoss("ssim")
 
 
+@pytest.mark.slow  # about 30 s: the main job's warm-up and two arms, each a BasicSR child process
 def test_the_main_job_runs_with_the_metric_in_the_rqi_arm(tmp_path, monkeypatch, capsys):
     """Two iterations per arm, one seed: the RQI arm's BasicSR run (a child process that registered
     RefereeLoss) logs the extra term, its YAML names RefereeLoss, and the summary's title says what replaced RQI."""
@@ -110,7 +111,7 @@ def test_the_gan_yardstick_drops_the_extra_loss_and_changes_the_gan_weight(monke
     (argv, kwargs), *_ = calls
     assert argv == ["--seeds", "0"]
     assert kwargs["rqi_arm_options"] == {"train": {"rqi_opt": None, "gan_opt": {"loss_weight": 0.02}}}
-    assert kwargs["title"] == "GAN weight 0.02 instead of RQI" and kwargs["train_command"][-1] == "--basicsr"
+    assert kwargs["rqi_arm_label"] == "GAN weight 0.02 instead of RQI" and kwargs["train_command"][-1] == "--basicsr"
 
 
 def test_the_plain_gt_yardstick_drops_the_extra_loss_and_the_sharpened_target(monkeypatch):

@@ -32,9 +32,9 @@ def counting_predict_pairs(network, rows, pairs, **kwargs):
     return predict_pairs(network, rows, pairs, **kwargs)
 
 
-def recording_train_epoch(learner, batches, optim, device):
+def recording_train_epoch(learner, batches, optim, device, terms=None):
     probe["rng_at_epoch_start"].append(hashlib.sha256(torch.get_rng_state().numpy().tobytes()).hexdigest())
-    losses = train_epoch(learner, batches, optim, device)
+    losses = train_epoch(learner, batches, optim, device, terms)
     probe["epoch_losses"].append(float(np.mean(losses)))
     return losses
 

@@ -363,6 +363,11 @@ def test_training_loss_adds_both_input_gradient_penalties_on_one_gradient():
         + gradient_alignment_penalty(gradient, judged, b, target, aligned)
     )
     torch.testing.assert_close(loss, expected)
+    terms: dict[str, float] = {}
+    torch.testing.assert_close(training_loss(learner, a.clone(), b, target, optim, terms), expected)
+    assert list(terms) == ["huber", "gradient_norm", "gradient_alignment"]
+    assert sum(terms.values()) == pytest.approx(expected.item(), rel=1e-6)
+    assert terms["huber"] == pytest.approx(F.huber_loss(prediction, target, delta=optim.huber_delta).item())
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in network.parameters() if p.requires_grad)
 
@@ -420,3 +425,9 @@ def test_init_from_and_adversarial_training(tmp_path):
     assert all(torch.equal(clean[k], frozen[k]) for k in clean)
     assert any(not torch.equal(clean[k], adversarial[k]) for k in clean)
     assert any(not torch.equal(invariant[k], adversarial[k]) for k in clean)
+    # the history keeps each term of a training loss that has more than one, their sum the training loss
+    history = json.loads((tmp_path / "adversarial" / "history.json").read_text())["history"]
+    for record in history[1:]:
+        assert record["train_adversarial"] > 0 and record["train_huber"] > 0
+        assert record["train_huber"] + record["train_adversarial"] == pytest.approx(record["train_loss"], rel=1e-5)
+    assert "train_huber" not in json.loads((tmp_path / "clean" / "history.json").read_text())["history"][1]
