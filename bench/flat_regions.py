@@ -94,6 +94,16 @@ def added_over_control(rows: list[dict]) -> list[float]:
     ]
 
 
+def rqi_arm_difference(name: str, baseline: str, path: Path = RESULTS / "flat_regions.json") -> list[float]:
+    """Per seed, the mean over the held-out images of the RQI arm's flat-region RMS in work folder ``name`` minus
+    that in ``baseline`` (two runs of the same seeds whose RQI arms differ in one term)."""
+    measured = json.loads(path.read_text())["workdirs"]
+    runs = [{(row["image"], row["run"]): row["sr"] for row in measured[key]} for key in (name, baseline)]
+    keys = sorted(key for key in runs[0] if key[1].endswith("_rqi"))
+    seeds = sorted({run for _, run in keys})
+    return [statistics.mean(runs[0][key] - runs[1][key] for key in keys if key[1] == seed) for seed in seeds]
+
+
 def markdown_cells(path: Path = RESULTS / "flat_regions.json") -> dict[str, str]:
     """{work folder's name: the range over seeds of ``added_over_control``, 2 decimals}."""
     measured = json.loads(path.read_text())["workdirs"]

@@ -5,7 +5,8 @@ full-reference metric in the RQI arm's place.
     python bench/referee_loss.py --metric haarpsi --weight 1 --seeds 0              # any main-job argument
     python bench/referee_loss.py --gan-weight 0.02 --workdir /tmp/gan_0.02          # the GAN term doubled instead
     python bench/referee_loss.py --l1-plain-gt --workdir /tmp/plain_gt               # L1 against the unsharpened GT
-    python bench/referee_loss.py --table   # docs/judge-hacking.md's table, from bench/results/cpu/referee_loss_*.csv
+    python bench/referee_loss.py --rqi-instead-of-usm --rqi-weight 0.002             # the same, with the RQI term
+    python bench/referee_loss.py --table   # docs/judge-hacking.md's tables, from bench/results/cpu/referee_loss_*.csv
 
 The main job's targets ask the RQI arm to beat the control arm (L1 + GAN) by >= 0.002 on HaarPSI and on VSI
 in every seed, within its 60 iterations. Whether that is reachable by *any* loss that sees the GT is a
@@ -21,11 +22,14 @@ data, warm-up, seeds, iterations and evaluation) with the RQI arm's extra term r
 - a sum such as ``haarpsi+vsi``: each term at ``weight``: both referees of the targets at once;
 - ``--gan-weight W``: no extra term, the GAN term's weight W instead of the control arm's 0.01;
 - ``--l1-plain-gt``: no extra term, the L1 term against the GT itself instead of the sharpened GT that
-  Real-ESRGAN's recipe (and the control arm) uses (``l1_gt_usm: false``).
+  Real-ESRGAN's recipe (and the control arm) uses (``l1_gt_usm: false``);
+- ``--rqi-instead-of-usm``: the same with the RQI term kept (``--rqi-weight``, ``--rqi``): RQI in the place of
+  the sharpened target, the recipe's own way of making the output look better than its GT.
 
 Its ``summary.md`` / ``summary.csv`` read "rqi" for that arm; the measured ones are kept as
 ``bench/results/cpu/referee_loss_<metric>_w<weight>.{csv,md}`` (``+`` written ``_``),
-``referee_loss_gan_<weight>.{csv,md}`` and ``referee_loss_l1_plain_gt.{csv,md}``. The BasicSR runs are child
+``referee_loss_gan_<weight>.{csv,md}``, ``referee_loss_l1_plain_gt.{csv,md}`` and
+``referee_loss_rqi_plain_gt_<lambda>.{csv,md}``. The BasicSR runs are child
 processes of this script (``--basicsr``), which registers ``RefereeLoss`` in BasicSR's loss registry first.
 """
 
@@ -157,6 +161,47 @@ def markdown_table(measured: tuple = MEASURED) -> str:
     return "\n".join(lines)
 
 
+# The RQI term in the recipe without the sharpened target: (lambda, the run with it, the run without it).
+RQI_ON_PLAIN_GT = ((0.002, "rqi_plain_gt_0.002", "l1_plain_gt"), (0.005, "rqi_plain_gt_0.005", "l1_plain_gt"))
+
+
+def rqi_term_cells(rqi_weight: float, name: str, baseline: str) -> list[str]:
+    """One row of the second table: per seed, the RQI arm of run ``name`` minus that of ``baseline`` (the same
+    recipe without the RQI term), the range over seeds; the targets every seed met on those differences."""
+    from flat_regions import rqi_arm_difference
+    from frontier import range_cell
+
+    finetune_outputs = example("finetune_outputs")
+    means = (finetune_outputs.seed_means(finetune_outputs.read_rows(summary_csv(n))) for n in (name, baseline))
+    with_rqi, without = means
+    seeds = sorted(seed for seed, arm in with_rqi if arm == "rqi")
+    deltas = [{m: with_rqi[(s, "rqi")][m] - without[(s, "rqi")][m] for m in finetune_outputs.METRICS} for s in seeds]
+    cells = [range_cell([delta[column] for delta in deltas], decimals) for column, decimals in DIFFERENCES.values()]
+    flat = rqi_arm_difference(name, baseline)
+    low, high = f"{min(flat):+.2f}", f"{max(flat):+.2f}"
+    met = [m for m, bound in finetune_outputs.TARGETS.items() if all(delta[m] >= bound for delta in deltas)]
+    rows = finetune_outputs.read_rows(summary_csv(name))
+    above = sorted({row["image"] for row in rows if row["arm"] == "rqi" and row["rqi"] > 0})
+    met += [] if above else ["none above GT"]
+    return [f"{rqi_weight:g}", *cells, low if low == high else f"{low} to {high}", ", ".join(met) or "none"]
+
+
+def markdown_rqi_term_table() -> str:
+    """docs/judge-hacking.md's table of the RQI term added to the recipe whose L1 compares with the plain GT."""
+    columns = ("lambda", *COLUMNS[2:])
+    lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
+    lines += ["| " + " | ".join(rqi_term_cells(*row)) + " |" for row in RQI_ON_PLAIN_GT]
+    return "\n".join(lines)
+
+
+def main_job_options(finetune_realesrgan: ModuleType, argv: list[str]) -> argparse.Namespace:
+    """The main job's ``--rqi`` and ``--rqi-weight`` among ``argv`` (its defaults where absent)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--rqi", default="tiny-kadid-synth")
+    parser.add_argument("--rqi-weight", type=float, default=finetune_realesrgan.DEFAULT_WEIGHT)
+    return parser.parse_known_args(argv)[0]
+
+
 def run_basicsr_child(argv: list[str]) -> None:
     """The child process: BasicSR's pipeline (``rqi_loss.basicsr.train``) with RefereeLoss registered."""
     import rqi_loss.basicsr  # noqa: F401  (the torchvision alias and rqi_loss's classes first)
@@ -178,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         run_basicsr_child(argv[1:])
         return 0
     if argv == ["--table"]:
-        print(markdown_table())
+        print(markdown_table(), markdown_rqi_term_table(), sep="\n\n")
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=False)
     arm = parser.add_mutually_exclusive_group(required=True)
@@ -186,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     arm.add_argument("--metric", help=f"the RQI arm's extra loss, 1 - metric: {choices}")
     arm.add_argument("--gan-weight", type=float, help="no extra loss: the RQI arm's GAN weight (control: 0.01)")
     arm.add_argument("--l1-plain-gt", action="store_true", help="no extra loss: the RQI arm's L1 against the plain GT")
+    arm.add_argument(
+        "--rqi-instead-of-usm", action="store_true", help="the RQI arm's L1 against the plain GT, its RQI term kept"
+    )
     parser.add_argument("--weight", type=float, help="the metric's weight (the main job's L1 weight is 1)")
     args, main_job_argv = parser.parse_known_args(argv)
     example("finetune_outputs")  # before the main job, which imports it by name
@@ -197,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.l1_plain_gt:
         changes = {"train": {"rqi_opt": None}, "l1_gt_usm": False}
         label = "L1 against the plain GT instead of RQI"
+    elif args.rqi_instead_of_usm:
+        changes = {"l1_gt_usm": False}
+        rqi = main_job_options(finetune_realesrgan, main_job_argv)
+        label = f"L1 against the plain GT, with lambda {rqi.rqi_weight:g} x RQI ({rqi.rqi})"
     else:
         if args.weight is None:
             parser.error("--metric needs --weight (e.g. --weight 1)")

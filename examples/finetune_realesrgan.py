@@ -9,7 +9,8 @@ With no arguments it runs offline on a CPU in a few minutes:
      with the embedded "tiny-kadid-synth" network, the loss's random transformations (its defence against
      judge hacking) and crops kept --crop-border px inside each training patch, on the bicubic LR images
      (Real-ESRGAN's paired mode; pass --degradation realesrgan for its on-the-fly degradations, about 10x
-     slower on a CPU);
+     slower on a CPU); both arms' L1 term compares with the unsharp-masked GT, as in Real-ESRGAN's recipe
+     (--l1-target plain: with the GT itself, where the RQI term helps the referees; see the docs);
   4. writes to --workdir/results: summary.md / summary.csv (one row per image, seed and arm: the training
      judge's RQI and the referees it never trained on, PSNR, HaarPSI, MS-SSIM, VSI and GMSD, and the border
      band's mean difference from GT; each arm's mean and range over the seeds; the RQI arm against the control
@@ -179,6 +180,7 @@ def realesrgan_options(
     transforms: bool = True,
     seed: int = 0,
     crop_border: int = 0,
+    l1_gt_usm: bool = True,
 ) -> dict:
     """RQIRealESRGANModel with L1 + GAN + rqi_opt (no VGG: offline). ``degradation="realesrgan"``: Real-ESRGAN's
     on-the-fly second-order degradations (RealESRGANDataset); ``"paired"``: the prepared bicubic LR images
@@ -191,7 +193,7 @@ def realesrgan_options(
         "scale": SCALE,
         "num_gpu": "auto",
         "manual_seed": seed,
-        "l1_gt_usm": True,
+        "l1_gt_usm": l1_gt_usm,  # Real-ESRGAN's recipe: L1 against the unsharp-masked GT
         "percep_gt_usm": True,
         "gan_gt_usm": False,
         "rqi_gt_usm": False,
@@ -434,6 +436,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_CROP_BORDER,
         help="pixels of each training patch's border the judge never sees (RQILoss crop_border)",
     )
+    parser.add_argument(
+        "--l1-target",
+        choices=["sharpened", "plain"],
+        default="sharpened",
+        help="what both arms' L1 term compares with: the unsharp-masked GT (Real-ESRGAN's recipe) or the GT itself",
+    )
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--amp", choices=["bf16", "fp16", "auto"], help="mixed precision for the RQI network")
     parser.add_argument(
@@ -476,6 +484,7 @@ def fine_tune_arms(
                 degradation=args.degradation or ("paired" if args.pretrained is None else "realesrgan"),
                 seed=seed,
                 crop_border=args.crop_border,
+                l1_gt_usm=args.l1_target == "sharpened",
             )
             if arm == "control":
                 del options["train"]["rqi_opt"]
@@ -525,6 +534,8 @@ def main(
     results = workdir / "results"
     rows, images = evaluate({(-1, "before"): before, **arms}, folders, args.rqi, results)
     label = rqi_arm_label or f"lambda {args.rqi_weight:g} x RQI ({args.rqi})"
+    if args.l1_target == "plain":
+        label += ", L1 against the plain GT"
     title = f"x4 SR, {label}, {args.iters} iterations, seeds {args.seeds}"
     print(write_outputs(rows, images, {**logs, **arm_logs}, results, title))
     print(f"wrote {results}: summary.md, summary.csv, comparison.png, loss_curves.png, sr/; logs in {workdir / 'logs'}")

@@ -259,6 +259,25 @@ def test_example_smoke(tmp_path):
         assert picture.width >= 5 * 256  # five columns at 1:1
 
 
+def test_l1_target_plain_reaches_both_arms_and_the_rqi_arm_options_only_that_arm(folders, tmp_path, monkeypatch):
+    """--l1-target plain: both arms' L1 compares with the GT itself; rqi_arm_options change the RQI arm alone."""
+    written = []
+    monkeypatch.setattr(example, "run_basicsr", lambda options, *rest: written.append(options) or (tmp_path, None))
+    monkeypatch.setattr(example, "load_generator", lambda options, weights: None)
+    args = example.parse_arguments(["--l1-target", "plain", "--seeds", "0"])
+    changes = {"train": {"gan_opt": {"loss_weight": 0.5}}}
+    example.fine_tune_arms(args, folders, tmp_path / "before.pth", tmp_path, None, changes)
+    control, rqi = written
+    assert control["l1_gt_usm"] is False and rqi["l1_gt_usm"] is False
+    assert "rqi_opt" not in control["train"] and rqi["train"]["rqi_opt"]["type"] == "RQILoss"
+    assert control["train"]["gan_opt"]["loss_weight"] == 0.01 and rqi["train"]["gan_opt"]["loss_weight"] == 0.5
+    assert example.realesrgan_options(folders, **_arm_defaults())["l1_gt_usm"] is True  # Real-ESRGAN's recipe
+
+
+def _arm_defaults() -> dict:
+    return {"iters": 2, "gt_size": 64, "batch": 2, "rqi": "tiny-kadid-synth", "rqi_weight": 0.002, "pretrained": None}
+
+
 def test_real_recipe_yaml_runs_through_rqi_basicsr_train(folders, freed_tmp_path):
     """examples/options/finetune_realesrgan_x4plus_rqi.yml itself, unchanged on disk, run for 2 iterations on
     the CPU with BasicSR's own ``--force_yml`` overrides for what this machine lacks: the DF2K data (the

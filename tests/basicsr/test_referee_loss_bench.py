@@ -121,3 +121,13 @@ def test_the_plain_gt_yardstick_drops_the_extra_loss_and_the_sharpened_target(mo
     monkeypatch.setattr(finetune_realesrgan, "main", lambda argv, **kwargs: calls.append(kwargs) or 0)
     assert referee_loss.main(["--l1-plain-gt"]) == 0
     assert calls[0]["rqi_arm_options"] == {"train": {"rqi_opt": None}, "l1_gt_usm": False}
+
+
+def test_rqi_instead_of_usm_keeps_the_rqi_term_and_drops_the_sharpened_target(monkeypatch):
+    finetune_realesrgan = referee_loss.example("finetune_realesrgan")
+    calls = []
+    monkeypatch.setattr(finetune_realesrgan, "main", lambda argv, **kwargs: calls.append((argv, kwargs)) or 0)
+    assert referee_loss.main(["--rqi-instead-of-usm", "--rqi-weight", "0.005"]) == 0
+    (argv, kwargs), *_ = calls
+    assert argv == ["--rqi-weight", "0.005"] and kwargs["rqi_arm_options"] == {"l1_gt_usm": False}
+    assert kwargs["rqi_arm_label"] == "L1 against the plain GT, with lambda 0.005 x RQI (tiny-kadid-synth)"
