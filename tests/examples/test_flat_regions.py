@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("flat_regions", ROOT / "bench" / "flat_regions.py")
-flat_regions = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(flat_regions)
+import flat_regions  # bench/ is on the tests' import path
 
 
 def _save(array: np.ndarray, path: Path) -> None:
