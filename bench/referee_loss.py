@@ -218,6 +218,7 @@ def run_basicsr_child(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (see the module docstring); returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--basicsr"]:
         run_basicsr_child(argv[1:])
@@ -235,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
         "--rqi-instead-of-usm", action="store_true", help="the RQI arm's L1 against the plain GT, its RQI term kept"
     )
     parser.add_argument("--weight", type=float, help="the metric's weight (the main job's L1 weight is 1)")
+    if {"-h", "--help"} & set(argv):
+        parser.print_help()
+        print("\nEvery other argument goes to examples/finetune_realesrgan.py (--workdir, --seeds, --iters, ...).")
+        return 0
     args, main_job_argv = parser.parse_known_args(argv)
     example("finetune_outputs")  # before the main job, which imports it by name
     finetune_realesrgan = example("finetune_realesrgan")

@@ -127,3 +127,9 @@ def test_rqi_instead_of_usm_keeps_the_rqi_term_and_drops_the_sharpened_target(mo
     (argv, kwargs), *_ = calls
     assert argv == ["--rqi-weight", "0.005"] and kwargs["rqi_arm_options"] == {"l1_gt_usm": False}
     assert kwargs["rqi_arm_label"] == "L1 against the plain GT, with lambda 0.005 x RQI (tiny-kadid-synth)"
+
+
+def test_help_names_the_yardsticks_and_where_the_other_arguments_go(capsys):
+    assert referee_loss.main(["--help"]) == 0
+    shown = capsys.readouterr().out
+    assert "--metric" in shown and "--rqi-instead-of-usm" in shown and "examples/finetune_realesrgan.py" in shown
