@@ -178,6 +178,7 @@ def test_rqi_realesrgan_model_train_pipeline_with_validation(folders, tmp_path):
     torch.cuda.is_available(), reason="CPU gloo path; with CUDA BasicSR's NCCL path needs one GPU per rank"
 )
 @pytest.mark.distributed
+@pytest.mark.slow  # 18 s: torchrun and two BasicSR ranks; run by CI with -m slow
 def test_ddp_two_processes_on_gloo(folders, tmp_path):
     options = _realesrgan(folders, "ddp")
     log = _run(
@@ -278,6 +279,7 @@ def _arm_defaults() -> dict:
     return {"iters": 2, "gt_size": 64, "batch": 2, "rqi": "tiny-kadid-synth", "rqi_weight": 0.002, "pretrained": None}
 
 
+@pytest.mark.slow  # 25 s: the full Real-ESRGAN recipe's degradations; run by CI with -m slow
 def test_real_recipe_yaml_runs_through_rqi_basicsr_train(folders, freed_tmp_path):
     """examples/options/finetune_realesrgan_x4plus_rqi.yml itself, unchanged on disk, run for 2 iterations on
     the CPU with BasicSR's own ``--force_yml`` overrides for what this machine lacks: the DF2K data (the

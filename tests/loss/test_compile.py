@@ -22,7 +22,10 @@ def _pair(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]
     return torch.rand(n, 3, size, size, generator=g), torch.rand(n, 3, size, size, generator=g)
 
 
-@pytest.mark.parametrize("model", ["tiny-maniqa", "tiny-kadid-synth"])
+@pytest.mark.parametrize(
+    "model",
+    [pytest.param("tiny-maniqa", marks=pytest.mark.slow), "tiny-kadid-synth"],  # tiny-maniqa: 18 s to compile
+)
 def test_compiled_loss_equals_eager_with_no_graph_break(model):
     network = make_tiny_network() if model == "tiny-maniqa" else create_network("tiny-kadid-synth")
     sr, gt = _pair(2, network.input_size + 16)
