@@ -82,36 +82,38 @@ def measure_workdir(workdir: Path) -> list[dict]:
     return rows
 
 
-def added_over_control(rows: list[dict]) -> list[float]:
-    """Per seed, the mean over the held-out images of the RQI arm's flat-region RMS minus the control arm's (grey
-    levels; positive: the arm adds fine texture where the GT is flat that the control arm does not)."""
-    by_run = {(row["image"], row["run"]): row["sr"] for row in rows}
+def arm_difference(rows: list[dict], other_rows: list[dict], arm: str, other_arm: str) -> list[float]:
+    """Per seed, the mean over the held-out images of the flat-region RMS of ``arm`` in ``rows`` minus that of
+    ``other_arm`` in ``other_rows`` (grey levels; rows of ``measure_workdir``, the same seeds and images)."""
+    rms = {(row["image"], row["run"]): row["sr"] for row in rows}
+    other = {(row["image"], row["run"]): row["sr"] for row in other_rows}
     images = sorted({row["image"] for row in rows})
-    seeds = sorted({row["run"].split("_")[0] for row in rows if row["run"].endswith("_rqi")})
+    seeds = sorted({row["run"].split("_")[0] for row in rows if row["run"].endswith(f"_{arm}")})
     return [
-        statistics.mean(by_run[(image, f"{seed}_rqi")] - by_run[(image, f"{seed}_control")] for image in images)
+        statistics.mean(rms[(image, f"{seed}_{arm}")] - other[(image, f"{seed}_{other_arm}")] for image in images)
         for seed in seeds
     ]
 
 
+def added_over_control(rows: list[dict]) -> list[float]:
+    """Per seed, the RQI arm's flat-region RMS minus the control arm's, the mean over the held-out images
+    (positive: the arm adds fine texture where the GT is flat that the control arm does not)."""
+    return arm_difference(rows, rows, "rqi", "control")
+
+
 def rqi_arm_difference(name: str, baseline: str, path: Path = RESULTS / "flat_regions.json") -> list[float]:
-    """Per seed, the mean over the held-out images of the RQI arm's flat-region RMS in work folder ``name`` minus
-    that in ``baseline`` (two runs of the same seeds whose RQI arms differ in one term)."""
+    """Per seed, the RQI arm's flat-region RMS in work folder ``name`` minus that in ``baseline`` (two runs of the
+    same seeds whose RQI arms differ in one term), the mean over the held-out images."""
     measured = json.loads(path.read_text())["workdirs"]
-    runs = [{(row["image"], row["run"]): row["sr"] for row in measured[key]} for key in (name, baseline)]
-    keys = sorted(key for key in runs[0] if key[1].endswith("_rqi"))
-    seeds = sorted({run for _, run in keys})
-    return [statistics.mean(runs[0][key] - runs[1][key] for key in keys if key[1] == seed) for seed in seeds]
+    return arm_difference(measured[name], measured[baseline], "rqi", "rqi")
 
 
 def markdown_cells(path: Path = RESULTS / "flat_regions.json") -> dict[str, str]:
     """{work folder's name: the range over seeds of ``added_over_control``, 2 decimals}."""
+    from frontier import range_cell
+
     measured = json.loads(path.read_text())["workdirs"]
-    cells = {}
-    for name, rows in measured.items():
-        low, high = (f"{v:+.2f}" for v in (min(added_over_control(rows)), max(added_over_control(rows))))
-        cells[name] = low if low == high else f"{low} to {high}"
-    return cells
+    return {name: range_cell(added_over_control(rows), 2) for name, rows in measured.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

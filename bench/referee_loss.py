@@ -177,13 +177,12 @@ def rqi_term_cells(rqi_weight: float, name: str, baseline: str) -> list[str]:
     seeds = sorted(seed for seed, arm in with_rqi if arm == "rqi")
     deltas = [{m: with_rqi[(s, "rqi")][m] - without[(s, "rqi")][m] for m in finetune_outputs.METRICS} for s in seeds]
     cells = [range_cell([delta[column] for delta in deltas], decimals) for column, decimals in DIFFERENCES.values()]
-    flat = rqi_arm_difference(name, baseline)
-    low, high = f"{min(flat):+.2f}", f"{max(flat):+.2f}"
     met = [m for m, bound in finetune_outputs.TARGETS.items() if all(delta[m] >= bound for delta in deltas)]
     rows = finetune_outputs.read_rows(summary_csv(name))
     above = sorted({row["image"] for row in rows if row["arm"] == "rqi" and row["rqi"] > 0})
     met += [] if above else ["none above GT"]
-    return [f"{rqi_weight:g}", *cells, low if low == high else f"{low} to {high}", ", ".join(met) or "none"]
+    flat = range_cell(rqi_arm_difference(name, baseline), 2)
+    return [f"{rqi_weight:g}", *cells, flat, ", ".join(met) or "none"]
 
 
 def markdown_rqi_term_table() -> str:
