@@ -48,6 +48,7 @@ def test_compiled_loss_equals_eager_with_no_graph_break(model):
         assert explanation.graph_break_count == 0, explanation.break_reasons
 
 
+@pytest.mark.slow
 def test_changing_batch_sizes_recompile_a_bounded_number_of_times():
     compilations = []
 
@@ -101,6 +102,7 @@ def test_basicsr_yaml_key():
     assert loss.compile_setting == {"backend": "eager"} and loss.scorer is not loss.network
 
 
+@pytest.mark.slow
 def test_failed_backward_compilation_warns_once_and_runs_eager():
     """A backend whose forward compiles and whose backward does not: the trial backward of the first call that
     needs a gradient fails, so that call and the ones after run eager, with the eager gradients."""

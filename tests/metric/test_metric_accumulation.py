@@ -76,6 +76,7 @@ def test_direction_and_range_metadata():
     assert not loss.higher_is_better and loss.lower_better and loss.score_range == (-0.5, 0.5)
 
 
+@pytest.mark.slow
 @pytest.mark.distributed
 def test_torchrun_example_gives_the_one_process_result(tmp_path):
     """examples/evaluate_ranks.py, as the README runs it, under torchrun with 2 processes and alone."""

@@ -140,6 +140,7 @@ def test_resume_needs_a_state_and_the_same_config(tmp_path):
     assert changed.returncode == 2 and "the config differs from the interrupted run's in ['optim']" in changed.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.distributed
 def test_killed_and_resumed_under_torchrun(tmp_path):
     """2 gloo ranks under torchrun, the whole process group killed with SIGKILL after an epoch, resumed with
