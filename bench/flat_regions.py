@@ -101,11 +101,14 @@ def added_over_control(rows: list[dict]) -> list[float]:
     return arm_difference(rows, rows, "rqi", "control")
 
 
-def rqi_arm_difference(name: str, baseline: str, path: Path = RESULTS / "flat_regions.json") -> list[float]:
-    """Per seed, the RQI arm's flat-region RMS in work folder ``name`` minus that in ``baseline`` (two runs of the
-    same seeds whose RQI arms differ in one term), the mean over the held-out images."""
+def rqi_arm_difference(
+    name: str, baseline: str, baseline_arm: str = "rqi", path: Path = RESULTS / "flat_regions.json"
+) -> list[float]:
+    """Per seed, the RQI arm's flat-region RMS in work folder ``name`` minus that of ``baseline_arm`` in
+    ``baseline`` (two runs of the same seeds whose RQI arms differ in one term, or one run's control arm), the mean
+    over the held-out images."""
     measured = json.loads(path.read_text())["workdirs"]
-    return arm_difference(measured[name], measured[baseline], "rqi", "rqi")
+    return arm_difference(measured[name], measured[baseline], "rqi", baseline_arm)
 
 
 def markdown_cells(path: Path = RESULTS / "flat_regions.json") -> dict[str, str]:
@@ -119,7 +122,7 @@ def markdown_cells(path: Path = RESULTS / "flat_regions.json") -> dict[str, str]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("workdirs", nargs="*", type=Path, help="main-job work folders (--workdir of the main job)")
-    parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument("--json", type=Path, help="add the rows to this file (other work folders' rows are kept)")
     parser.add_argument("--table", action="store_true", help="print the docs cells from the recorded JSON")
     args = parser.parse_args(argv)
     if args.table:
@@ -133,9 +136,24 @@ def main(argv: list[str] | None = None) -> int:
         added = ", ".join(f"{value:+.3f}" for value in added_over_control(rows))
         print(f"{name}: fine-band RMS where the GT is flat, the RQI arm minus the control arm, per seed: {added}")
     if args.json:
-        settings = {"flat_share": FLAT_SHARE, "band_window": BAND_WINDOW, "flatness_window": FLATNESS_WINDOW}
-        args.json.write_text(json.dumps({"settings": settings, "workdirs": measured}, indent=1) + "\n")
+        write_rows(args.json, measured)
     return 0
+
+
+def write_rows(path: Path, measured: dict[str, list[dict]]) -> None:
+    """Add ``measured`` ({work folder's name: rows}) to the JSON at ``path``, replacing a folder of the same name
+    and keeping the others; written whole or not at all."""
+    settings = {"flat_share": FLAT_SHARE, "band_window": BAND_WINDOW, "flatness_window": FLATNESS_WINDOW}
+    recorded = json.loads(path.read_text()) if path.exists() else {"settings": settings, "workdirs": {}}
+    if recorded["settings"] != settings:
+        raise ValueError(
+            f"--json: {path} was measured with {recorded['settings']}, this script measures with {settings}; "
+            "give a new file"
+        )
+    text = json.dumps({"settings": settings, "workdirs": {**recorded["workdirs"], **measured}}, indent=1) + "\n"
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
 
 
 if __name__ == "__main__":

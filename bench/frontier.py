@@ -61,12 +61,18 @@ def _record(run: str) -> dict[str, Path]:
 
 SHIPPED = {"accuracy": RESULTS / "judge_accuracy.json", "gaming": RESULTS / "gaming.json"}
 JUDGES = (
-    Judge("`tiny-kadid-synth` (shipped)", "shipped", 0.005, main_job=RESULTS / "main_job_lambda0.005.csv", **SHIPPED),
     Judge(
-        "`tiny-kadid-synth` (shipped), **the default**",
+        "`tiny-kadid-synth` (shipped)",
+        "shipped",
+        0.005,
+        main_job=RESULTS / "main_job_l1_sharpened_lambda0.005.csv",
+        **SHIPPED,
+    ),
+    Judge(
+        "`tiny-kadid-synth` (shipped), **the default lambda**",
         "shipped",
         0.002,
-        main_job=RESULTS / "main_job.csv",
+        main_job=RESULTS / "main_job_l1_sharpened.csv",
         **SHIPPED,
     ),
     Judge(

@@ -9,10 +9,12 @@ full-reference metric in the RQI arm's place.
     python bench/referee_loss.py --table   # docs/judge-hacking.md's tables, from bench/results/cpu/referee_loss_*.csv
 
 The main job's targets ask the RQI arm to beat the control arm (L1 + GAN) by >= 0.002 on HaarPSI and on VSI
-in every seed, within its 60 iterations. Whether that is reachable by *any* loss that sees the GT is a
-question about the budget, not about the judge: this runs ``examples/finetune_realesrgan.py`` unchanged (same
-data, warm-up, seeds, iterations and evaluation) with the RQI arm's extra term replaced by
-``weight * (1 - metric(sr, gt))`` for a piq metric (sr clamped to [0, 1]; the judge still scores every arm):
+in every seed, within its 60 iterations. Whether that is reachable by *any* loss that sees the GT is a question
+about the budget, not about the judge: this runs ``examples/finetune_realesrgan.py`` unchanged (same data,
+warm-up, seeds, iterations and evaluation) with the RQI arm's extra term replaced by
+``weight * (1 - metric(sr, gt))`` for a piq metric (sr clamped to [0, 1]; the judge still scores every arm).
+Both arms keep Real-ESRGAN's recipe, whose L1 term compares with the unsharp-masked GT (``--l1-target
+sharpened`` is passed unless the command line names another target): the recipe these runs were measured in.
 
 - ``fsim``, ``srsim``, ``mdsi``: metrics no referee is (phase congruency, spectral residual saliency, gradient
   and chroma deviation): whether a loss that compares local structure with the GT moves HaarPSI and VSI;
@@ -48,10 +50,11 @@ RESULTS = ROOT / "bench" / "results" / "cpu"
 
 METRICS = ("fsim", "srsim", "mdsi", "haarpsi", "vsi", "l1")
 # What the docs table shows, in this order: (the RQI arm's extra loss, its weight, the run's name). A run's
-# summary.csv is RESULTS / referee_loss_<name>.csv (the main job's own: main_job.csv) and its work folder was
+# summary.csv is RESULTS / referee_loss_<name>.csv (the main job's own with the sharpened target:
+# main_job_l1_sharpened.csv) and its work folder was
 # called <name> when bench/flat_regions.py measured it (RESULTS / flat_regions.json).
 MEASURED = (
-    ("0.002 x RQI (`tiny-kadid-synth`, the main job's default)", None, "main_job"),
+    ("0.002 x RQI (`tiny-kadid-synth`, the main job's default lambda)", None, "main_job_l1_sharpened"),
     ("a second L1 term", 1.0, "l1_w1"),
     ("1 - FSIM (no referee)", 1.0, "fsim_w1"),
     ("1 - HaarPSI (a referee itself)", 1.0, "haarpsi_w1"),
@@ -130,7 +133,7 @@ def example(name: str) -> ModuleType:
 
 
 def summary_csv(name: str) -> Path:
-    return RESULTS / ("main_job.csv" if name == "main_job" else f"referee_loss_{name}.csv")
+    return RESULTS / (f"{name}.csv" if name.startswith("main_job") else f"referee_loss_{name}.csv")
 
 
 def row_cells(label: str, weight: float | None, name: str, flat: dict[str, str]) -> list[str]:
@@ -161,13 +164,21 @@ def markdown_table(measured: tuple = MEASURED) -> str:
     return "\n".join(lines)
 
 
-# The RQI term in the recipe without the sharpened target: (lambda, the run with it, the run without it).
-RQI_ON_PLAIN_GT = ((0.002, "rqi_plain_gt_0.002", "l1_plain_gt"), (0.005, "rqi_plain_gt_0.005", "l1_plain_gt"))
+# The RQI term in the recipe without the sharpened target: (lambda, the run with it, the run without it, that
+# run's arm). The main job's own runs (the default since the switch, and other lambdas) compare with their control
+# arm; lambda 0.005 was measured with bench/referee_loss.py, whose RQI arms with and without the term are the pair.
+RQI_ON_PLAIN_GT = (
+    (0.002, "main_job", "main_job", "control"),
+    (0.003, "main_job_lambda0.003", "main_job_lambda0.003", "control"),
+    (0.004, "main_job_lambda0.004", "main_job_lambda0.004", "control"),
+    (0.005, "rqi_plain_gt_0.005", "l1_plain_gt", "rqi"),
+)
 
 
-def rqi_term_cells(rqi_weight: float, name: str, baseline: str) -> list[str]:
-    """One row of the second table: per seed, the RQI arm of run ``name`` minus that of ``baseline`` (the same
-    recipe without the RQI term), the range over seeds; the targets every seed met on those differences."""
+def rqi_term_cells(rqi_weight: float, name: str, baseline: str, baseline_arm: str) -> list[str]:
+    """One row of the second table: per seed, the RQI arm of run ``name`` minus ``baseline_arm`` of ``baseline``
+    (the same recipe without the RQI term), the range over seeds; the targets every seed met on those
+    differences."""
     from flat_regions import rqi_arm_difference
     from frontier import range_cell
 
@@ -175,13 +186,14 @@ def rqi_term_cells(rqi_weight: float, name: str, baseline: str) -> list[str]:
     means = (finetune_outputs.seed_means(finetune_outputs.read_rows(summary_csv(n))) for n in (name, baseline))
     with_rqi, without = means
     seeds = sorted(seed for seed, arm in with_rqi if arm == "rqi")
-    deltas = [{m: with_rqi[(s, "rqi")][m] - without[(s, "rqi")][m] for m in finetune_outputs.METRICS} for s in seeds]
+    metrics = finetune_outputs.METRICS
+    deltas = [{m: with_rqi[(s, "rqi")][m] - without[(s, baseline_arm)][m] for m in metrics} for s in seeds]
     cells = [range_cell([delta[column] for delta in deltas], decimals) for column, decimals in DIFFERENCES.values()]
     met = [m for m, bound in finetune_outputs.TARGETS.items() if all(delta[m] >= bound for delta in deltas)]
     rows = finetune_outputs.read_rows(summary_csv(name))
     above = sorted({row["image"] for row in rows if row["arm"] == "rqi" and row["rqi"] > 0})
     met += [] if above else ["none above GT"]
-    flat = range_cell(rqi_arm_difference(name, baseline), 2)
+    flat = range_cell(rqi_arm_difference(name, baseline, baseline_arm), 2)
     return [f"{rqi_weight:g}", *cells, flat, ", ".join(met) or "none"]
 
 
@@ -263,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         changes = {"train": {"rqi_opt": {"type": "RefereeLoss", "metric": args.metric, "loss_weight": args.weight}}}
         terms = " + ".join("|sr - gt|" if name == "l1" else f"(1 - {name})" for name in args.metric.split("+"))
         label = f"{args.weight:g} x [{terms}] instead of RQI"
+    if not any(arg.startswith("--l1-target") for arg in main_job_argv):
+        main_job_argv = ["--l1-target", "sharpened", *main_job_argv]  # the recipe every yardstick was measured in
     return finetune_realesrgan.main(
         main_job_argv,
         rqi_arm_options=changes,

@@ -9,8 +9,9 @@ With no arguments it runs offline on a CPU in a few minutes:
      with the embedded "tiny-kadid-synth" network, the loss's random transformations (its defence against
      judge hacking) and crops kept --crop-border px inside each training patch, on the bicubic LR images
      (Real-ESRGAN's paired mode; pass --degradation realesrgan for its on-the-fly degradations, about 10x
-     slower on a CPU); both arms' L1 term compares with the unsharp-masked GT, as in Real-ESRGAN's recipe
-     (--l1-target plain: with the GT itself, where the RQI term helps the referees; see the docs);
+     slower on a CPU); both arms' L1 term compares with the GT itself, the RQI term taking the place of
+     Real-ESRGAN's sharpened L1 target (--l1-target sharpened: the unsharp-masked GT, Real-ESRGAN's recipe,
+     where the RQI term does not help the referees; see the docs);
   4. writes to --workdir/results: summary.md / summary.csv (one row per image, seed and arm: the training
      judge's RQI and the referees it never trained on, PSNR, HaarPSI, MS-SSIM, VSI and GMSD, and the border
      band's mean difference from GT; each arm's mean and range over the seeds; the RQI arm against the control
@@ -439,8 +440,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--l1-target",
         choices=["sharpened", "plain"],
-        default="sharpened",
-        help="what both arms' L1 term compares with: the unsharp-masked GT (Real-ESRGAN's recipe) or the GT itself",
+        default="plain",
+        help="what both arms' L1 term compares with: the GT itself or the unsharp-masked GT (Real-ESRGAN's recipe)",
     )
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--amp", choices=["bf16", "fp16", "auto"], help="mixed precision for the RQI network")
@@ -533,8 +534,8 @@ def main(
         arms, arm_logs = fine_tune_arms(args, folders, before_weights, workdir, bar, rqi_arm_options, train_command)
     results = workdir / "results"
     rows, images = evaluate({(-1, "before"): before, **arms}, folders, args.rqi, results)
-    label = rqi_arm_label or f"lambda {args.rqi_weight:g} x RQI ({args.rqi})"
-    if args.l1_target == "plain":
+    label = rqi_arm_label or f"lambda {args.rqi_weight:g} x RQI ({args.rqi}), L1 against the {args.l1_target} GT"
+    if rqi_arm_label and args.l1_target == "plain":
         label += ", L1 against the plain GT"
     title = f"x4 SR, {label}, {args.iters} iterations, seeds {args.seeds}"
     print(write_outputs(rows, images, {**logs, **arm_logs}, results, title))

@@ -260,16 +260,20 @@ def test_example_smoke(tmp_path):
         assert picture.width >= 5 * 256  # five columns at 1:1
 
 
-def test_l1_target_plain_reaches_both_arms_and_the_rqi_arm_options_only_that_arm(folders, tmp_path, monkeypatch):
-    """--l1-target plain: both arms' L1 compares with the GT itself; rqi_arm_options change the RQI arm alone."""
+@pytest.mark.parametrize("flag, sharpened", [([], False), (["--l1-target", "sharpened"], True)])
+def test_the_l1_target_reaches_both_arms_and_the_rqi_arm_options_only_that_arm(
+    folders, tmp_path, monkeypatch, flag, sharpened
+):
+    """By default both arms' L1 compares with the GT itself; --l1-target sharpened gives both Real-ESRGAN's
+    unsharp-masked target; rqi_arm_options change the RQI arm alone."""
     written = []
     monkeypatch.setattr(example, "run_basicsr", lambda options, *rest: written.append(options) or (tmp_path, None))
     monkeypatch.setattr(example, "load_generator", lambda options, weights: None)
-    args = example.parse_arguments(["--l1-target", "plain", "--seeds", "0"])
+    args = example.parse_arguments([*flag, "--seeds", "0"])
     changes = {"train": {"gan_opt": {"loss_weight": 0.5}}}
     example.fine_tune_arms(args, folders, tmp_path / "before.pth", tmp_path, None, changes)
     control, rqi = written
-    assert control["l1_gt_usm"] is False and rqi["l1_gt_usm"] is False
+    assert control["l1_gt_usm"] is sharpened and rqi["l1_gt_usm"] is sharpened
     assert "rqi_opt" not in control["train"] and rqi["train"]["rqi_opt"]["type"] == "RQILoss"
     assert control["train"]["gan_opt"]["loss_weight"] == 0.01 and rqi["train"]["gan_opt"]["loss_weight"] == 0.5
     assert example.realesrgan_options(folders, **_arm_defaults())["l1_gt_usm"] is True  # Real-ESRGAN's recipe

@@ -105,9 +105,11 @@ def test_the_gan_yardstick_drops_the_extra_loss_and_changes_the_gan_weight(monke
     monkeypatch.setattr(finetune_realesrgan, "main", lambda argv, **kwargs: calls.append((argv, kwargs)) or 0)
     assert referee_loss.main(["--gan-weight", "0.02", "--seeds", "0"]) == 0
     (argv, kwargs), *_ = calls
-    assert argv == ["--seeds", "0"]
+    assert argv == ["--l1-target", "sharpened", "--seeds", "0"]  # the recipe the yardsticks were measured in
     assert kwargs["rqi_arm_options"] == {"train": {"rqi_opt": None, "gan_opt": {"loss_weight": 0.02}}}
     assert kwargs["rqi_arm_label"] == "GAN weight 0.02 instead of RQI" and kwargs["train_command"][-1] == "--basicsr"
+    assert referee_loss.main(["--gan-weight", "0.02", "--l1-target", "plain"]) == 0
+    assert calls[-1][0] == ["--l1-target", "plain"]  # a recipe the command line names is kept
 
 
 def test_the_plain_gt_yardstick_drops_the_extra_loss_and_the_sharpened_target(monkeypatch):
@@ -125,7 +127,8 @@ def test_rqi_instead_of_usm_keeps_the_rqi_term_and_drops_the_sharpened_target(mo
     monkeypatch.setattr(finetune_realesrgan, "main", lambda argv, **kwargs: calls.append((argv, kwargs)) or 0)
     assert referee_loss.main(["--rqi-instead-of-usm", "--rqi-weight", "0.005"]) == 0
     (argv, kwargs), *_ = calls
-    assert argv == ["--rqi-weight", "0.005"] and kwargs["rqi_arm_options"] == {"l1_gt_usm": False}
+    assert argv == ["--l1-target", "sharpened", "--rqi-weight", "0.005"]
+    assert kwargs["rqi_arm_options"] == {"l1_gt_usm": False}
     assert kwargs["rqi_arm_label"] == "L1 against the plain GT, with lambda 0.005 x RQI (tiny-kadid-synth)"
 
 

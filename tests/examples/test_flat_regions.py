@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,22 @@ def test_the_table_cells_come_from_the_json(tmp_path):
     assert flat_regions.main([str(tmp_path / "grid"), "--json", str(path)]) == 0
     cells = flat_regions.markdown_cells(path)
     assert cells == {"grid": f"{flat_regions.added_over_control(rows)[0]:+.2f}"}
+
+
+def test_the_json_keeps_other_folders_and_refuses_other_settings(tmp_path):
+    path = tmp_path / "flat.json"
+    assert flat_regions.main([str(_workdir(tmp_path / "grid", 4)), "--json", str(path)]) == 0
+    assert flat_regions.main([str(_workdir(tmp_path / "none", 0)), "--json", str(path)]) == 0
+    cells = flat_regions.markdown_cells(path)
+    assert list(cells) == ["grid", "none"] and cells["none"] == "+0.00"
+    assert flat_regions.rqi_arm_difference("grid", "none", "control", path)[0] == pytest.approx(
+        flat_regions.added_over_control(flat_regions.measure_workdir(tmp_path / "grid"))[0]
+    )
+    recorded = json.loads(path.read_text())
+    path.write_text(json.dumps({**recorded, "settings": {**recorded["settings"], "flat_share": 0.5}}))
+    with pytest.raises(ValueError, match="--json: .* was measured with .*'flat_share': 0.5"):
+        flat_regions.main([str(tmp_path / "grid"), "--json", str(path)])
+    assert not list(tmp_path.glob("*.partial"))
 
 
 def test_a_folder_the_main_job_did_not_finish_names_the_argument(tmp_path):
