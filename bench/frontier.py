@@ -12,6 +12,7 @@ markdown table of ``docs/judge-hacking.md`` (a test checks that the page shows t
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import statistics
@@ -111,6 +112,7 @@ JUDGES = (
 )
 
 
+@functools.cache
 def _main_job_outputs():
     """examples/finetune_outputs.py, the main job's summary reader and per-seed verdicts, loaded by path (the
     examples folder is not on a script's import path)."""
@@ -160,9 +162,9 @@ def accuracy_cell(measured: Measured, synthetic_set: str) -> str:
 
 
 def range_cell(values: list[float], decimals: int) -> str:
-    """'-0.0012 to -0.0005', or one signed number where the range rounds to one value."""
-    low, high = (f"{v:+.{decimals}f}" for v in (min(values), max(values)))
-    return low if low == high else f"{low} to {high}"
+    """'-0.0012 to -0.0005', or one signed number where the range rounds to one value (the main job's own
+    formatting, ``finetune_outputs.range_cell``)."""
+    return _main_job_outputs().range_cell(values, decimals)
 
 
 def row_cells(judge: Judge) -> list[str]:

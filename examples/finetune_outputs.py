@@ -103,12 +103,39 @@ def summary_markdown(rows: list[dict], title: str) -> str:
         deltas = " | ".join(f"{verdict['delta'][m]:+.4f}" for m in METRICS)
         met = ", ".join(f"{m} {'yes' if ok else 'NO'}" for m, ok in verdict["met"].items())
         lines.append(f"| {seed} | {deltas} | {met} | {', '.join(verdict['above_gt']) or 'none'} |")
+    per_image = image_differences(rows)
+    if per_image:
+        lines += ["", "RQI arm minus control arm, per image (the range over the seeds):", ""]
+        lines += ["| image | " + " | ".join(METRICS) + " |", "|" + " --- |" * (len(METRICS) + 1)]
+        for image, differences in per_image.items():
+            cells = [range_cell(differences[m], 4) for m in METRICS]
+            lines.append(f"| {image} | " + " | ".join(cells) + " |")
     lines += ["", "| image | seed | arm | " + " | ".join(METRICS) + " |", "|" + " --- |" * (len(METRICS) + 3)]
     lines += [
         f"| {r['image']} | {r['seed']} | {r['arm']} | " + " | ".join(f"{r[m]:.4f}" for m in METRICS) + " |"
         for r in rows
     ]
     return "\n".join(lines) + "\n"
+
+
+def image_differences(rows: list[dict]) -> dict[str, dict[str, list[float]]]:
+    """{image: {metric: the RQI arm minus the control arm, one value per seed that has both arms}}: where the
+    mean over the images hides an image the referees say got worse."""
+    scores = {(r["image"], r["seed"], r["arm"]): r for r in rows}
+    result: dict[str, dict[str, list[float]]] = {}
+    for (image, seed, arm), rqi_row in scores.items():
+        if arm == "rqi" and (image, seed, "control") in scores:
+            control_row = scores[(image, seed, "control")]
+            differences = result.setdefault(image, {m: [] for m in METRICS})
+            for m in METRICS:
+                differences[m].append(rqi_row[m] - control_row[m])
+    return result
+
+
+def range_cell(values: list[float], decimals: int) -> str:
+    """'-0.0012 to -0.0005', or one signed number where the range rounds to one value."""
+    low, high = (f"{v:+.{decimals}f}" for v in (min(values), max(values)))
+    return low if low == high else f"{low} to {high}"
 
 
 def write_summary(
