@@ -15,8 +15,9 @@ With no arguments it runs offline on a CPU in a few minutes:
   4. writes to --workdir/results: summary.md / summary.csv (one row per image, seed and arm: the training
      judge's RQI and the referees it never trained on, PSNR, HaarPSI, MS-SSIM, VSI and GMSD, and the border
      band's mean difference from GT; each arm's mean and range over the seeds; the RQI arm against the control
-     arm per seed, with the targets checked, and per image), comparison.png (the first seed's outputs at 1:1 with 4x zooms
-     where the arms differ most), loss_curves.png (one panel per loss term) and every SR image under sr/.
+     arm per seed, with the targets checked, and per image), comparison.png (the first seed's outputs at 1:1
+     with 4x zooms where the arms differ most), loss_curves.png (one panel per loss term) and every SR image
+     under sr/.
      BasicSR's own logs go to --workdir/logs; the console shows a progress bar and the summary.
 
 Real recipe on a GPU: --rqi maniqa-pipal --pretrained RealESRGAN_x4plus.pth --data /path/to/HR (an RRDBNet
