@@ -6,6 +6,7 @@ full-reference metric in the RQI arm's place.
     python bench/referee_loss.py --gan-weight 0.02 --workdir /tmp/gan_0.02          # the GAN term doubled instead
     python bench/referee_loss.py --l1-plain-gt --workdir /tmp/plain_gt               # L1 against the unsharpened GT
     python bench/referee_loss.py --rqi-instead-of-usm --rqi-weight 0.002             # the same, with the RQI term
+    python bench/referee_loss.py --metric vsi --weight 1 --l1-target plain   # in the main job's default recipe
     python bench/referee_loss.py --table   # docs/judge-hacking.md's tables, from bench/results/cpu/referee_loss_*.csv
 
 The main job's targets ask the RQI arm to beat the control arm (L1 + GAN) by >= 0.002 on HaarPSI and on VSI
@@ -31,7 +32,8 @@ sharpened`` is passed unless the command line names another target): the recipe 
 Its ``summary.md`` / ``summary.csv`` read "rqi" for that arm; the measured ones are kept as
 ``bench/results/cpu/referee_loss_<metric>_w<weight>.{csv,md}`` (``+`` written ``_``),
 ``referee_loss_gan_<weight>.{csv,md}``, ``referee_loss_l1_plain_gt.{csv,md}`` and
-``referee_loss_rqi_plain_gt_<lambda>.{csv,md}``. The BasicSR runs are child
+``referee_loss_rqi_plain_gt_<lambda>.{csv,md}``; in the main job's default recipe (``--l1-target plain``),
+``referee_loss_plain_<metric>_w<weight>.{csv,md}``. The BasicSR runs are child
 processes of this script (``--basicsr``), which registers ``RefereeLoss`` in BasicSR's loss registry first.
 """
 
@@ -63,6 +65,12 @@ MEASURED = (
     ("(1 - HaarPSI) + (1 - VSI)", 0.3, "haarpsi_vsi_w0.3"),
     ("no extra term, the GAN term's weight 0.02 instead of 0.01", None, "gan_0.02"),
     ("no extra term, L1 against the GT instead of the sharpened GT", None, "l1_plain_gt"),
+)
+# The same yardsticks in the main job's default recipe (both arms' L1 against the GT itself, `--l1-target plain`).
+MEASURED_PLAIN_GT = (
+    ("0.002 x RQI (`tiny-kadid-synth`, the main job's default)", None, "main_job"),
+    ("1 - VSI (a referee itself)", 1.0, "plain_vsi_w1"),
+    ("(1 - HaarPSI) + (1 - VSI)", 0.3, "plain_haarpsi_vsi_w0.3"),
 )
 COLUMNS = (
     "the RQI arm's extra loss",
@@ -235,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         run_basicsr_child(argv[1:])
         return 0
     if argv == ["--table"]:
-        print(markdown_table(), markdown_rqi_term_table(), sep="\n\n")
+        print(markdown_table(), markdown_rqi_term_table(), markdown_table(MEASURED_PLAIN_GT), sep="\n\n")
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=False)
     arm = parser.add_mutually_exclusive_group(required=True)
