@@ -24,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rqi_loss.weights import atomic_write
+
 RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results" / "cpu"
 FLAT_SHARE = 0.25  # the GT's flattest quarter
 BAND_WINDOW = 5  # the fine band: the image minus its 5 x 5 box mean
@@ -150,10 +152,10 @@ def write_rows(path: Path, measured: dict[str, list[dict]]) -> None:
             f"--json: {path} was measured with {recorded['settings']}, this script measures with {settings}; "
             "give a new file"
         )
-    text = json.dumps({"settings": settings, "workdirs": {**recorded["workdirs"], **measured}}, indent=1) + "\n"
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    partial.replace(path)
+    with atomic_write(path, "w") as file:
+        file.write(
+            json.dumps({"settings": settings, "workdirs": {**recorded["workdirs"], **measured}}, indent=1) + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -191,14 +191,13 @@ def rqi_term_cells(rqi_weight: float, name: str, baseline: str, baseline_arm: st
     from frontier import range_cell
 
     finetune_outputs = example("finetune_outputs")
-    means = (finetune_outputs.seed_means(finetune_outputs.read_rows(summary_csv(n))) for n in (name, baseline))
-    with_rqi, without = means
+    rows, baseline_rows = (finetune_outputs.read_rows(summary_csv(n)) for n in (name, baseline))
+    with_rqi, without = finetune_outputs.seed_means(rows), finetune_outputs.seed_means(baseline_rows)
     seeds = sorted(seed for seed, arm in with_rqi if arm == "rqi")
     metrics = finetune_outputs.METRICS
     deltas = [{m: with_rqi[(s, "rqi")][m] - without[(s, baseline_arm)][m] for m in metrics} for s in seeds]
     cells = [range_cell([delta[column] for delta in deltas], decimals) for column, decimals in DIFFERENCES.values()]
     met = [m for m, bound in finetune_outputs.TARGETS.items() if all(delta[m] >= bound for delta in deltas)]
-    rows = finetune_outputs.read_rows(summary_csv(name))
     above = sorted({row["image"] for row in rows if row["arm"] == "rqi" and row["rqi"] > 0})
     met += [] if above else ["none above GT"]
     flat = range_cell(rqi_arm_difference(name, baseline, baseline_arm), 2)
