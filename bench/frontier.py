@@ -1,12 +1,15 @@
 """The judge frontier: clean accuracy, attack gain and what each judge does as the main job's loss, side by side.
 
     python bench/frontier.py [--plot bench/results/cpu/frontier.png]
+    python bench/frontier.py --recipe plain
 
 Reads the measured files of every judge tried as the main job's loss (no measuring here): held-out accuracy
 (``bench/judge_accuracy.py``), attack gain (``bench/gaming.py``, plain loss) and the main job's
 ``summary.csv`` over seeds (``examples/finetune_realesrgan.py --rqi FOLDER --rqi-weight L``). Prints the
 markdown table of ``docs/judge-hacking.md`` (a test checks that the page shows these cells) and, with
 ``--plot``, draws accuracy against attack gain and attack gain against the HaarPSI change of the RQI arm.
+``--recipe sharpened`` (default) is Real-ESRGAN's recipe, both arms' L1 against the unsharp-masked GT, where
+most judges were measured; ``--recipe plain`` the main job's default recipe (L1 against the GT itself).
 """
 
 from __future__ import annotations
@@ -109,7 +112,49 @@ JUDGES = (
         0.002,
         **_record("single_gain_residual"),
     ),
+    Judge(
+        "the shipped pair with gain and residual in both members, from scratch (`pair_gain_residual`)",
+        "pair + gain/residual",
+        0.002,
+        **_record("pair_gain_residual"),
+    ),
 )
+# The same measurements in the main job's default recipe (both arms' L1 against the GT itself).
+PLAIN_JUDGES = (
+    Judge(
+        "`tiny-kadid-synth` (shipped), the main job's default",
+        "shipped",
+        0.002,
+        main_job=RESULTS / "main_job.csv",
+        **SHIPPED,
+    ),
+    Judge(
+        "`tiny-kadid-synth` (shipped), twice the weight",
+        "shipped",
+        0.004,
+        main_job=RESULTS / "main_job_lambda0.004.csv",
+        **SHIPPED,
+    ),
+    Judge(
+        "the shipped pair's first member with gain and residual (`single_gain_residual`)",
+        "first member + gain/residual",
+        0.002,
+        **_record("single_gain_residual") | {"main_job": RECORDS / "single_gain_residual_mainjob_l1_plain.csv"},
+    ),
+    Judge(
+        "the shipped pair with gain and residual in both members (`pair_gain_residual`)",
+        "pair + gain/residual",
+        0.002,
+        **_record("pair_gain_residual") | {"main_job": RECORDS / "pair_gain_residual_mainjob_l1_plain.csv"},
+    ),
+    Judge(
+        "the same, twice the weight",
+        "pair + gain/residual",
+        0.004,
+        **_record("pair_gain_residual") | {"main_job": RECORDS / "pair_gain_residual_mainjob_l1_plain_lambda0.004.csv"},
+    ),
+)
+RECIPES = {"sharpened": JUDGES, "plain": PLAIN_JUDGES}
 
 
 @functools.cache
@@ -225,10 +270,14 @@ def plot(path: Path, judges: tuple[Judge, ...] = JUDGES) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--plot", type=Path, help="write the two-panel PNG here")
+    parser.add_argument(
+        "--recipe", choices=sorted(RECIPES), default="sharpened", help="the main job's recipe whose runs to read"
+    )
     args = parser.parse_args(argv)
-    print(markdown_table())
+    judges = RECIPES[args.recipe]
+    print(markdown_table(judges))
     if args.plot:
-        plot(args.plot)
+        plot(args.plot, judges)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,10 @@ MEASURED = {
         RECORDS / "single_gain_residual_gradients.json",
         RECORDS / "single_gain_residual_history.json",
     ),
+    "the shipped pair with gain and residual in both members, 16 epochs (`pair_gain_residual`)": (
+        RECORDS / "pair_gain_residual_gradients.json",
+        RECORDS / "pair_gain_residual_history.json",
+    ),
 }
 TABLE_REFEREES = {"psnr": "PSNR", "haarpsi": "HaarPSI", "ms_ssim": "MS-SSIM", "vsi": "VSI", "neg_gmsd": "-GMSD"}
 
