@@ -13,3 +13,4 @@ run bench/vs_perceptual.py --batch 4 --size 256 --repeats 2 --json "$OUT/vs_perc
 run bench/scaling.py --batches 1 --sizes 256 384 512 --repeats 1 --json "$OUT/scaling.json"
 run bench/channel_attention_kernels.py --batch 1 --dtype bf16 --repeats 2 --json "$OUT/channel_attention_bf16.json"
 run bench/validation_speed.py --repeats 3 --json "$OUT/validation_speed.json"
+run bench/realesrgan_step.py --repeats 20 --json "$OUT/realesrgan_step.json"

@@ -187,17 +187,15 @@ def test_ddp_two_processes_on_gloo(folders, tmp_path):
     assert "World size (gpu number): 2" in log and "l_g_rqi:" in log
 
 
-def test_rqi_term_reaches_the_generator(folders, tmp_path):
-    """With L1 off and the GAN weight 0, every generator gradient comes through the RQI term."""
+def _model_and_batch(options: dict, tmp_path: Path, keys: tuple[str, ...]):
+    """BasicSR's model built from ``options`` (as its training pipeline would, on the CPU) and a batch of two of
+    its training dataset's items (``keys``)."""
     import rqi_loss.basicsr  # noqa: F401  (before basicsr: installs the torchvision alias)
 
     # isort: split
     from basicsr.data import build_dataset
     from basicsr.models import build_model
 
-    options = _realesrgan(folders, "grad")
-    options["train"].pop("pixel_opt")
-    options["train"]["gan_opt"]["loss_weight"] = 0.0
     example.write_meta_info(options)
     options.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0)
     options["path"].update(
@@ -210,12 +208,50 @@ def test_rqi_term_reaches_the_generator(folders, tmp_path):
     dataset_opt = copy.deepcopy(options["datasets"]["train"]) | {"phase": "train", "scale": 4}
     dataset = build_dataset(dataset_opt)
     model = build_model(options)
-    batch = {k: torch.stack([dataset[i][k] for i in range(2)]) for k in ("gt", "kernel1", "kernel2", "sinc_kernel")}
+    return model, {k: torch.stack([dataset[i][k] for i in range(2)]) for k in keys}
+
+
+def test_rqi_term_reaches_the_generator(folders, tmp_path):
+    """With L1 off and the GAN weight 0, every generator gradient comes through the RQI term."""
+    options = _realesrgan(folders, "grad")
+    options["train"].pop("pixel_opt")
+    options["train"]["gan_opt"]["loss_weight"] = 0.0
+    model, batch = _model_and_batch(options, tmp_path, ("gt", "kernel1", "kernel2", "sinc_kernel"))
     model.feed_data(batch)
     model.optimize_parameters(1)
     grads = [p.grad for p in model.net_g.parameters() if p.grad is not None]
     assert grads and sum(g.abs().sum() for g in grads) > 0
     assert "l_g_rqi" in model.log_dict
+
+
+@pytest.mark.parametrize("l1_gt_usm", [False, True])
+def test_paired_data_sharpens_the_gt_only_for_a_term_that_uses_it(folders, tmp_path, l1_gt_usm):
+    """On paired data the unsharp-masked GT is made when a term first uses it, once per batch, and equals
+    USMSharp's output; with every target plain (the main job's default) it is never made."""
+    from basicsr.utils import USMSharp
+
+    options = example.realesrgan_options(
+        folders,
+        iters=2,
+        gt_size=128,
+        batch=2,
+        rqi="tiny-kadid-synth",
+        rqi_weight=0.1,
+        pretrained=None,
+        name="usm",
+        degradation="paired",
+        l1_gt_usm=l1_gt_usm,
+    )
+    model, batch = _model_and_batch(options, tmp_path, ("lq", "gt"))
+    calls = []
+    model.usm_sharpener.register_forward_hook(lambda module, inputs, output: calls.append(output))
+    for step in (1, 2):
+        model.feed_data(batch | {"gt": batch["gt"].clone()})
+        model.optimize_parameters(step)
+        assert "l_g_pix" in model.log_dict and "l_g_rqi" in model.log_dict
+    assert len(calls) == (2 if l1_gt_usm else 0)
+    if l1_gt_usm:
+        assert torch.equal(model.gt_usm, USMSharp()(model.gt)) and model.gt_usm is calls[-1]
 
 
 def test_example_smoke(tmp_path):
