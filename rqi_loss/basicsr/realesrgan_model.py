@@ -45,17 +45,16 @@ class RQIRealESRGANModel(RealESRGANModel):
         self.jpeger = ContiguousJPEG().to(self.device)
         self.usm_sharpener = USMSharp().to(self.device)
         self.queue_size = opt.get("queue_size", 180)
+        self._gt_usm_of: tuple[torch.Tensor, torch.Tensor] | None = None  # (the GT, its sharpened copy)
 
     @property
     def gt_usm(self) -> torch.Tensor:
         """(N, 3, H, W) the unsharp-masked ``self.gt`` in [0, 1]: the one assigned for this GT (Real-ESRGAN's
         degradations make it first) or, on paired data, sharpened here on first use."""
-        made: tuple[torch.Tensor, torch.Tensor] | None = getattr(self, "_gt_usm_of", None)
-        if made is None or made[0] is not self.gt:
+        if self._gt_usm_of is None or self._gt_usm_of[0] is not self.gt:
             with torch.no_grad():
-                made = (self.gt, self.usm_sharpener(self.gt))
-            self._gt_usm_of = made
-        return made[1]
+                self._gt_usm_of = (self.gt, self.usm_sharpener(self.gt))
+        return self._gt_usm_of[1]
 
     @gt_usm.setter
     def gt_usm(self, value: torch.Tensor) -> None:
