@@ -7,13 +7,16 @@ timed in interleaved rounds (A, B, A, B, ...) so that the machine's drift hits t
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -21,6 +24,17 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def example(name: str) -> ModuleType:
+    """``examples/<name>.py``, loaded by path once and kept in ``sys.modules`` (where the main job's own
+    ``import finetune_outputs`` finds it; the examples folder is not on a script's import path)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def cpu_name() -> str:

@@ -15,12 +15,12 @@ most judges were measured; ``--recipe plain`` the main job's default recipe (L1 
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib.util
 import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+
+from common import example
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "records" / "tiny-kadid-synth"
@@ -157,16 +157,6 @@ PLAIN_JUDGES = (
 RECIPES = {"sharpened": JUDGES, "plain": PLAIN_JUDGES}
 
 
-@functools.cache
-def _main_job_outputs():
-    """examples/finetune_outputs.py, the main job's summary reader and per-seed verdicts, loaded by path (the
-    examples folder is not on a script's import path)."""
-    spec = importlib.util.spec_from_file_location("finetune_outputs", ROOT / "examples" / "finetune_outputs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @dataclass(frozen=True)
 class Measured:
     """What one judge's files say: held-out accuracy per set, the plain loss's attack gain at 2/255 and 4/255
@@ -183,7 +173,7 @@ class Measured:
         for targets in ("photos", "kadid_pairs"):
             gain = {row["eps_255"]: row["gain"] for row in attacks[targets]}
             gains[targets] = (gain[2.0], gain[4.0])
-        outputs = _main_job_outputs()
+        outputs = example("finetune_outputs")
         return cls(
             accuracy=json.loads(judge.accuracy.read_text())["results"],
             gains=gains,
@@ -209,7 +199,7 @@ def accuracy_cell(measured: Measured, synthetic_set: str) -> str:
 def range_cell(values: list[float], decimals: int) -> str:
     """'-0.0012 to -0.0005', or one signed number where the range rounds to one value (the main job's own
     formatting, ``finetune_outputs.range_cell``)."""
-    return _main_job_outputs().range_cell(values, decimals)
+    return example("finetune_outputs").range_cell(values, decimals)
 
 
 def row_cells(judge: Judge) -> list[str]:

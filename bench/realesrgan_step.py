@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
+from pathlib import Path
 
 import torch
 
@@ -23,9 +24,7 @@ from basicsr.models import build_model
 
 from rqi_loss.basicsr.realesrgan_model import RQIRealESRGANModel
 
-from common import base_parser, hardware, report, time_side_by_side
-
-SCALE = 4
+from common import base_parser, example, hardware, report, time_side_by_side
 
 
 class EveryBatchUSMModel(RQIRealESRGANModel):
@@ -37,57 +36,48 @@ class EveryBatchUSMModel(RQIRealESRGANModel):
             self.gt_usm  # noqa: B018  (the property makes it)
 
 
-def model_options(folder: str, l1_gt_usm: bool, rqi: str, gt_size: int) -> dict:
-    """BasicSR options of the main job's RQI arm (compact generator, U-Net discriminator, paired data)."""
-    return {
-        "name": "realesrgan_step",
-        "model_type": "RQIRealESRGANModel",
-        "scale": SCALE,
-        "num_gpu": 0,
-        "is_train": True,
-        "dist": False,
-        "rank": 0,
-        "world_size": 1,
-        "high_order_degradation": False,
-        "l1_gt_usm": l1_gt_usm,
-        "percep_gt_usm": True,
-        "gan_gt_usm": False,
-        "gt_size": gt_size,
-        "network_g": {"type": "SRVGGNetCompact", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 32, "num_conv": 8,
-                      "upscale": SCALE, "act_type": "prelu"},
-        "network_d": {"type": "UNetDiscriminatorSN", "num_in_ch": 3, "num_feat": 16, "skip_connection": True},
-        "path": {"pretrain_network_g": None, "resume_state": None, "strict_load_g": True, "experiments_root": folder,
-                 "models": folder, "training_states": folder, "log": folder, "visualization": folder},
-        "train": {
-            "ema_decay": 0,
-            "optim_g": {"type": "Adam", "lr": 1e-4, "betas": [0.9, 0.99]},
-            "optim_d": {"type": "Adam", "lr": 1e-4, "betas": [0.9, 0.99]},
-            "scheduler": {"type": "MultiStepLR", "milestones": [1000], "gamma": 0.5},
-            "total_iter": 1000,
-            "warmup_iter": -1,
-            "pixel_opt": {"type": "L1Loss", "loss_weight": 1.0, "reduction": "mean"},
-            "gan_opt": {"type": "GANLoss", "gan_type": "vanilla", "loss_weight": 0.01},
-            "rqi_opt": {"type": "RQILoss", "model": rqi, "loss_weight": 0.002, "crop": "random", "transforms": True,
-                        "crop_border": 16, "seed": 0},
-            "net_d_iters": 1,
-            "net_d_init_iters": 0,
-        },
-    }  # fmt: skip
+def main_job():
+    """``examples/finetune_realesrgan.py``, the main job, as a module."""
+    example("finetune_outputs")  # before the main job, which imports it by name
+    return example("finetune_realesrgan")
+
+
+def model_options(folder: Path, l1_target: str, rqi: str, gt_size: int, batch: int) -> dict:
+    """The main job's RQI-arm options (its defaults: compact generator, U-Net discriminator, paired data), ready
+    for ``build_model`` with its outputs in ``folder``."""
+    defaults = main_job()
+    options = defaults.realesrgan_options(
+        {key: folder / key for key in ("train_hr", "train_lr_x4")},
+        iters=defaults.DEFAULT_ITERS,
+        gt_size=gt_size,
+        batch=batch,
+        rqi=rqi,
+        rqi_weight=defaults.DEFAULT_WEIGHT,
+        pretrained=None,
+        name="realesrgan_step",
+        degradation="paired",
+        crop_border=defaults.DEFAULT_CROP_BORDER,
+        l1_gt_usm=l1_target == "sharpened",
+    )
+    options.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0)
+    outputs = ("experiments_root", "models", "training_states", "log", "visualization")
+    options["path"].update(dict.fromkeys(outputs, str(folder)))
+    return options
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--l1-target", choices=["plain", "sharpened"], default="plain")
     parser.add_argument("--rqi", default="tiny-kadid-synth")
-    parser.add_argument("--gt-size", type=int, default=160)
+    parser.add_argument("--gt-size", type=int, default=main_job().DEFAULT_GT_SIZE)
     parser.add_argument("--batch", type=int, default=2)
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     generator = torch.Generator().manual_seed(0)
     gt = torch.rand(args.batch, 3, args.gt_size, args.gt_size, generator=generator)
-    batch = {"gt": gt, "lq": torch.nn.functional.interpolate(gt, scale_factor=1 / SCALE, mode="bicubic")}
+    batch = {"gt": gt, "lq": torch.nn.functional.interpolate(gt, scale_factor=1 / main_job().SCALE, mode="bicubic")}
     with tempfile.TemporaryDirectory() as folder:
-        options = model_options(folder, args.l1_target == "sharpened", args.rqi, args.gt_size)
+        options = model_options(Path(folder), args.l1_target, args.rqi, args.gt_size, args.batch)
         models = {"on use": build_model(options), "every batch": EveryBatchUSMModel(copy.deepcopy(options))}
     steps = dict.fromkeys(models, 0)
 

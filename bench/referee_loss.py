@@ -40,12 +40,13 @@ processes of this script (``--basicsr``), which registers ``RefereeLoss`` in Bas
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import torch
+
+from common import example
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "cpu"
@@ -127,17 +128,6 @@ class RefereeLoss(torch.nn.Module):
         if clamped.requires_grad:
             clamped.register_hook(torch.nan_to_num)
         return self.loss_weight * sum(loss(clamped.float(), gt.float()) for loss in self.losses)
-
-
-def example(name: str) -> ModuleType:
-    """``examples/<name>.py``, loaded by path once and kept in ``sys.modules`` (where the main job's own
-    ``import finetune_outputs`` finds it; the examples folder is not on a script's import path)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def summary_csv(name: str) -> Path:

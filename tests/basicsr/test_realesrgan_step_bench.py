@@ -28,7 +28,7 @@ def test_the_every_batch_candidate_sharpens_each_batch_and_the_model_none_with_p
     import torch
     from basicsr.models import build_model
 
-    options = realesrgan_step.model_options(str(tmp_path), False, "tiny-kadid-synth", 160)
+    options = realesrgan_step.model_options(tmp_path, "plain", "tiny-kadid-synth", 160, 2)
     gt = torch.rand(2, 3, 160, 160)
     batch = {"gt": gt, "lq": torch.nn.functional.interpolate(gt, scale_factor=0.25, mode="bicubic")}
     every_batch = realesrgan_step.EveryBatchUSMModel(copy.deepcopy(options))  # BasicSR pops keys of its options
