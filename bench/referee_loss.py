@@ -162,18 +162,22 @@ def markdown_table(measured: tuple = MEASURED) -> str:
     return "\n".join(lines)
 
 
-# The RQI term in the recipe without the sharpened target: (lambda, the run with it, the run without it, that
-# run's arm). The main job's own runs (the default since the switch, and other lambdas) compare with their control
-# arm; lambda 0.005 was measured with bench/referee_loss.py, whose RQI arms with and without the term are the pair.
+# The RQI term in the recipe without the sharpened target: (lambda and options, the run with it, the run without
+# it, that run's arm). The main job's own runs (the default since the switch, other lambdas, the reward cap
+# --rqi-max-score) compare with their control arm; lambda 0.005 was measured with bench/referee_loss.py, whose RQI
+# arms with and without the term are the pair.
 RQI_ON_PLAIN_GT = (
-    (0.002, "main_job", "main_job", "control"),
-    (0.003, "main_job_lambda0.003", "main_job_lambda0.003", "control"),
-    (0.004, "main_job_lambda0.004", "main_job_lambda0.004", "control"),
-    (0.005, "rqi_plain_gt_0.005", "l1_plain_gt", "rqi"),
+    ("0.002", "main_job", "main_job", "control"),
+    ("0.003", "main_job_lambda0.003", "main_job_lambda0.003", "control"),
+    ("0.004", "main_job_lambda0.004", "main_job_lambda0.004", "control"),
+    ("0.005", "rqi_plain_gt_0.005", "l1_plain_gt", "rqi"),
+    ("0.002, the reward capped at f = 0", "main_job_cap0", "main_job_cap0", "control"),
+    ("0.004, the reward capped at f = 0", "main_job_lambda0.004_cap0", "main_job_lambda0.004_cap0", "control"),
+    ("0.005, the reward capped at f = 0", "main_job_lambda0.005_cap0", "main_job_lambda0.005_cap0", "control"),
 )
 
 
-def rqi_term_cells(rqi_weight: float, name: str, baseline: str, baseline_arm: str) -> list[str]:
+def rqi_term_cells(label: str, name: str, baseline: str, baseline_arm: str) -> list[str]:
     """One row of the second table: per seed, the RQI arm of run ``name`` minus ``baseline_arm`` of ``baseline``
     (the same recipe without the RQI term), the range over seeds; the targets every seed met on those
     differences."""
@@ -191,7 +195,7 @@ def rqi_term_cells(rqi_weight: float, name: str, baseline: str, baseline_arm: st
     above = sorted({row["image"] for row in rows if row["arm"] == "rqi" and row["rqi"] > 0})
     met += [] if above else ["none above GT"]
     flat = range_cell(rqi_arm_difference(name, baseline, baseline_arm), 2)
-    return [f"{rqi_weight:g}", *cells, flat, ", ".join(met) or "none"]
+    return [label, *cells, flat, ", ".join(met) or "none"]
 
 
 def markdown_rqi_term_table() -> str:

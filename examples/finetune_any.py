@@ -173,7 +173,13 @@ def fine_tune(
         rqi = None
         if judge is not None:
             rqi = RQILoss(
-                judge, loss_weight=args.rqi_weight, seed=seed, crop_border=args.crop_border, transforms=True, amp=amp
+                judge,
+                loss_weight=args.rqi_weight,
+                seed=seed,
+                crop_border=args.crop_border,
+                max_score=args.max_score,
+                transforms=True,
+                amp=amp,
             ).to(device)
         generator = torch.Generator().manual_seed(seed)
         arm = "control" if rqi is None else "rqi"
@@ -270,6 +276,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--control", action="store_true", help="also the same run without RQI (on with --demo)")
     parser.add_argument("--patch", type=int, default=160, help="HR training patch side (rounded up to fit the model)")
     parser.add_argument("--crop-border", type=int, default=16, help="pixels of each patch the judge never sees")
+    parser.add_argument(
+        "--max-score", type=float, help="cap on the reward: no push on a patch judged above it (0: as good as its HR)"
+    )
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-4, help="Adam's learning rate")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -183,6 +183,7 @@ def realesrgan_options(
     seed: int = 0,
     crop_border: int = 0,
     l1_gt_usm: bool = True,
+    max_score: float | None = None,
 ) -> dict:
     """RQIRealESRGANModel with L1 + GAN + rqi_opt (no VGG: offline). ``degradation="realesrgan"``: Real-ESRGAN's
     on-the-fly second-order degradations (RealESRGANDataset); ``"paired"``: the prepared bicubic LR images
@@ -291,6 +292,8 @@ def realesrgan_options(
         },
         "logger": {"print_freq": 1, "save_checkpoint_freq": iters, "use_tb_logger": False},
     }
+    if max_score is not None:  # the reward cap: no push on a patch judged above it (RQILoss max_score)
+        options["train"]["rqi_opt"]["max_score"] = max_score
     if degradation == "paired":
         options["high_order_degradation"] = False
         options["datasets"]["train"] = paired_train_dataset(folders, gt_size, batch)
@@ -419,6 +422,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rqi-weight", type=float, default=DEFAULT_WEIGHT, help="lambda: the loss adds -lambda * f(SR, GT)"
     )
+    parser.add_argument(
+        "--rqi-max-score",
+        type=float,
+        help="cap on the reward: the loss adds -lambda * min(f(SR, GT), this), no push beyond it (RQILoss max_score)",
+    )
     parser.add_argument("--pretrained", type=Path, help="Real-ESRGAN x4plus generator (.pth); skips the L1 warm-up")
     parser.add_argument("--data", type=Path, help="folder of HR training images (default: scikit-image photographs)")
     parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="fine-tuning iterations of each arm")
@@ -487,6 +495,7 @@ def fine_tune_arms(
                 seed=seed,
                 crop_border=args.crop_border,
                 l1_gt_usm=args.l1_target == "sharpened",
+                max_score=args.rqi_max_score,
             )
             if arm == "control":
                 del options["train"]["rqi_opt"]
@@ -536,6 +545,8 @@ def main(
     results = workdir / "results"
     rows, images = evaluate({(-1, "before"): before, **arms}, folders, args.rqi, results)
     label = rqi_arm_label or f"lambda {args.rqi_weight:g} x RQI ({args.rqi}), L1 against the {args.l1_target} GT"
+    if args.rqi_max_score is not None and not rqi_arm_label:
+        label += f", the reward capped at f = {args.rqi_max_score:g}"
     if rqi_arm_label and args.l1_target == "plain":
         label += ", L1 against the plain GT"
     title = f"x4 SR, {label}, {args.iters} iterations, seeds {args.seeds}"

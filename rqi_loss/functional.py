@@ -1,10 +1,13 @@
 """Functional forms of the RQI score and loss; :class:`rqi_loss.RQILoss` calls these.
 
 Sign convention: ``rqi_score`` is f(sr, gt), higher meaning ``sr`` looks better than ``gt``;
-``rqi_loss`` is ``-loss_weight * f(sr, gt)``, so minimising it pushes ``sr`` to look better than ``gt``.
+``rqi_loss`` is ``-loss_weight * f(sr, gt)``, so minimising it pushes ``sr`` to look better than ``gt`` (up to
+``max_score``, when it is given).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -33,6 +36,17 @@ def check_crop_border(crop_border: int) -> None:
     """ValueError for a ``crop_border`` that is not an integer >= 0."""
     if isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0:
         raise ValueError(f"crop_border must be an integer >= 0 (pixels trimmed from every side); got {crop_border!r}")
+
+
+def check_max_score(max_score: float | None) -> None:
+    """ValueError for a ``max_score`` that is neither None nor a finite real number."""
+    if max_score is None:
+        return
+    if isinstance(max_score, bool) or not isinstance(max_score, (int, float)) or not math.isfinite(max_score):
+        raise ValueError(
+            f"max_score must be None (no cap) or a finite number, the verdict f(sr, gt) above which the loss stops "
+            f"rewarding an image (0: as good as its GT); got {max_score!r}"
+        )
 
 
 def trim_border(sr: torch.Tensor, gt: torch.Tensor, crop_border: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -221,10 +235,13 @@ def rqi_loss(
     loss_weight: float = 1.0,
     reduction: str = "mean",
     weight: torch.Tensor | None = None,
+    max_score: float | None = None,
     **score_kwargs,
 ) -> torch.Tensor:
-    """``-loss_weight * f(sr, gt)``, optionally weighted per sample, reduced over the batch.
+    """``-loss_weight * min(f(sr, gt), max_score)``, optionally weighted per sample, reduced over the batch.
 
+    ``max_score`` caps the reward per image (None: no cap): an image whose verdict is above it adds a constant,
+    so the loss stops pushing it (0: no push beyond "as good as its GT", where a judge is gamed first).
     Returns a 0-dim float32 tensor for "mean"/"sum", (N,) for "none". ``score_kwargs`` go to :func:`rqi_score`.
 
     Example:
@@ -240,5 +257,7 @@ def rqi_loss(
         True
     """
     check_reduction(reduction)
-    losses = -loss_weight * rqi_score(sr, gt, network, **score_kwargs)
+    check_max_score(max_score)
+    scores = rqi_score(sr, gt, network, **score_kwargs)
+    losses = -loss_weight * (scores if max_score is None else scores.clamp(max=max_score))
     return reduce_loss(losses, reduction, weight)

@@ -14,7 +14,14 @@ from ._inputs import check_pair_values, warn_sr_outside
 from ._judge import FrozenJudge
 from ._warnings_at_caller import warn_at_caller
 from .factory import create_network
-from .functional import check_crop_border, check_crop_options, check_pair_placement, check_reduction, rqi_loss
+from .functional import (
+    check_crop_border,
+    check_crop_options,
+    check_max_score,
+    check_pair_placement,
+    check_reduction,
+    rqi_loss,
+)
 from .networks.base import at_least_float32
 from .transforms import PairTransforms, as_transforms
 
@@ -35,6 +42,9 @@ class RQILoss(FrozenJudge):
         num_crops: random crops per image.
         crop_border: pixels trimmed from every side of both images before cropping: the judge never sees the
             border of a training patch, where a generator can learn a frame it rewards (0: off).
+        max_score: a cap on the reward, per image: ``-loss_weight * min(f(sr, gt), max_score)``, so an image
+            judged above it is not pushed further (None: no cap; 0: no push beyond "as good as its GT", where a
+            judge is gamed first).
         antisymmetric: use 0.5 * (f(sr, gt) - f(gt, sr)).
         seed: seed of the loss's private crop generator (the global RNG is never touched).
         pretrained: False builds random weights (passed to :func:`rqi_loss.create_network` for a name).
@@ -91,6 +101,7 @@ class RQILoss(FrozenJudge):
         crop: str = "random",
         num_crops: int = 1,
         crop_border: int = 0,
+        max_score: float | None = None,
         antisymmetric: bool = False,
         seed: int | None = None,
         pretrained: bool = True,
@@ -114,12 +125,14 @@ class RQILoss(FrozenJudge):
         check_reduction(reduction)
         check_crop_options(crop, num_crops)
         check_crop_border(crop_border)
+        check_max_score(max_score)
         super().__init__(model, pretrained=pretrained, checkpoint_path=checkpoint_path, amp=amp, compile=compile)
         self.loss_weight = float(loss_weight)
         self.reduction = reduction
         self.crop = crop
         self.num_crops = num_crops
         self.crop_border = crop_border
+        self.max_score = None if max_score is None else float(max_score)
         self.antisymmetric = antisymmetric
         self.check_inputs = check_inputs
         self._warned_sr_outside = False
@@ -133,8 +146,10 @@ class RQILoss(FrozenJudge):
 
     @property
     def score_range(self) -> tuple[float, float]:
-        """Range of the per-image loss, -loss_weight * f over the network's :attr:`score_range`."""
+        """Range of the per-image loss, -loss_weight * min(f, max_score) over the network's :attr:`score_range`."""
         low, high = self.network.score_range
+        if self.max_score is not None:
+            low, high = min(low, self.max_score), min(high, self.max_score)
         return tuple(sorted((-self.loss_weight * high, -self.loss_weight * low)))
 
     @property
@@ -193,6 +208,7 @@ class RQILoss(FrozenJudge):
                 crop=self.crop,
                 num_crops=self.num_crops,
                 crop_border=self.crop_border,
+                max_score=self.max_score,
                 antisymmetric=self.antisymmetric,
                 generator=self.generator,
                 check_inputs=False,  # checked above, so that the range warning comes once per loss object
@@ -205,6 +221,7 @@ class RQILoss(FrozenJudge):
         return (
             f"{super().extra_repr()}, loss_weight={self.loss_weight}, reduction={self.reduction!r}, "
             f"crop={self.crop!r}, num_crops={self.num_crops}, crop_border={self.crop_border}, "
+            f"max_score={self.max_score}, "
             f"antisymmetric={self.antisymmetric}, amp={self.amp!r}, "
             f"recompute={self.recompute}, transforms={self.transforms}"
         )

@@ -315,6 +315,19 @@ def test_the_l1_target_reaches_both_arms_and_the_rqi_arm_options_only_that_arm(
     assert example.realesrgan_options(folders, **_arm_defaults())["l1_gt_usm"] is True  # Real-ESRGAN's recipe
 
 
+def test_the_reward_cap_reaches_the_rqi_arm_only_when_asked(folders, tmp_path, monkeypatch):
+    """--rqi-max-score sets the RQI arm's RQILoss max_score; without it the option is absent (the YAML of the
+    default run is unchanged)."""
+    written = []
+    monkeypatch.setattr(example, "run_basicsr", lambda options, *rest: written.append(options) or (tmp_path, None))
+    monkeypatch.setattr(example, "load_generator", lambda options, weights: None)
+    for flag in ([], ["--rqi-max-score", "0"]):
+        args = example.parse_arguments([*flag, "--seeds", "0"])
+        example.fine_tune_arms(args, folders, tmp_path / "before.pth", tmp_path, None)
+    (_, default_rqi), (_, capped_rqi) = written[:2], written[2:]
+    assert "max_score" not in default_rqi["train"]["rqi_opt"] and capped_rqi["train"]["rqi_opt"]["max_score"] == 0.0
+
+
 def _arm_defaults() -> dict:
     return {"iters": 2, "gt_size": 64, "batch": 2, "rqi": "tiny-kadid-synth", "rqi_weight": 0.002, "pretrained": None}
 

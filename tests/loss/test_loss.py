@@ -84,6 +84,33 @@ def test_crop_border_keeps_every_crop_inside(tiny_network):
     assert BasicSRRQILoss(model=tiny_network, crop_border=8).crop_border == 8
 
 
+def test_max_score_stops_the_push_on_images_judged_above_it(tiny_network):
+    """max_score caps the reward per image: the loss is -w * min(f, cap), an image judged above the cap gets no
+    gradient while one below it gets the uncapped gradient; the score range follows; a bad cap is an error naming
+    the fix; the option reaches BasicSR."""
+    from rqi_loss.basicsr.losses import RQILoss as BasicSRRQILoss
+
+    g = torch.Generator().manual_seed(6)
+    sr, gt = torch.rand(4, 3, 32, 32, generator=g).requires_grad_(True), torch.rand(4, 3, 32, 32, generator=g)
+    scores = tiny_network(sr, gt).detach()
+    cap = scores.sort().values[1:3].mean().item()  # two images above it, two below
+    above = scores > cap
+    assert above.sum() == 2
+    capped = RQILoss(tiny_network, crop="center", reduction="none", loss_weight=0.5, max_score=cap)(sr, gt)
+    torch.testing.assert_close(capped, -0.5 * scores.clamp(max=cap))
+    capped.sum().backward()
+    capped_grad, sr.grad = sr.grad.clone(), None
+    RQILoss(tiny_network, crop="center", reduction="none", loss_weight=0.5)(sr, gt).sum().backward()
+    assert capped_grad[above].abs().max() == 0 and (capped_grad[~above].abs().flatten(1).sum(dim=1) > 0).all()
+    torch.testing.assert_close(capped_grad[~above], sr.grad[~above])
+    assert RQILoss(tiny_network, loss_weight=0.5, max_score=0).score_range == (0.0, 0.5)
+    for bad in (float("nan"), "0", True):
+        with pytest.raises(ValueError, match=r"max_score must be None \(no cap\) or a finite number"):
+            RQILoss(tiny_network, max_score=bad)
+    assert "max_score=0.0" in repr(RQILoss(tiny_network, max_score=0))
+    assert BasicSRRQILoss(model=tiny_network, max_score=0.05).max_score == 0.05
+
+
 def test_grid_starts_cover_with_fewest_crops():
     for length in (32, 33, 63, 64, 65, 224, 500):
         starts = grid_starts(length, 32)
