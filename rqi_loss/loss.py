@@ -42,9 +42,6 @@ class RQILoss(FrozenJudge):
         num_crops: random crops per image.
         crop_border: pixels trimmed from every side of both images before cropping: the judge never sees the
             border of a training patch, where a generator can learn a frame it rewards (0: off).
-        max_score: a cap on the reward, per image: ``-loss_weight * min(f(sr, gt), max_score)``, so an image
-            judged above it is not pushed further (None: no cap; 0: no push beyond "as good as its GT", where a
-            judge is gamed first).
         antisymmetric: use 0.5 * (f(sr, gt) - f(gt, sr)).
         seed: seed of the loss's private crop generator (the global RNG is never touched).
         pretrained: False builds random weights (passed to :func:`rqi_loss.create_network` for a name).
@@ -64,6 +61,9 @@ class RQILoss(FrozenJudge):
             torch.compile options. Batch sizes become dynamic after the first change (one recompilation); a
             failed compilation warns once and runs eager. The network itself is left as it is.
         checkpoint: deprecated name of ``recompute`` (DeprecationWarning; removed in 0.3.0).
+        max_score: a cap on the reward, per image: ``-loss_weight * min(f(sr, gt), max_score)``, so an image
+            judged above it is not pushed further (None: no cap; 0: no push beyond "as good as its GT", where a
+            judge is gamed first).
 
     Shapes: ``sr``, ``gt`` (N, 3, H, W), gt in [0, 1], sr any finite values, H, W >= the network's
     ``input_size`` (224 for maniqa-pipal, 128 for tiny-kadid-synth; smaller images are upscaled with a warning);
@@ -101,7 +101,6 @@ class RQILoss(FrozenJudge):
         crop: str = "random",
         num_crops: int = 1,
         crop_border: int = 0,
-        max_score: float | None = None,
         antisymmetric: bool = False,
         seed: int | None = None,
         pretrained: bool = True,
@@ -112,6 +111,7 @@ class RQILoss(FrozenJudge):
         transforms: bool | PairTransforms | dict = False,
         compile: bool | str | dict = False,
         checkpoint: bool | None = None,
+        max_score: float | None = None,
     ) -> None:
         if (
             isinstance(loss_weight, bool)
