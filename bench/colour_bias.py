@@ -78,7 +78,7 @@ def grey_images(workdir: Path) -> dict[str, list[dict]]:
             continue
         rows = []
         outputs = workdir / "results" / "sr"
-        seeds = sorted({p.name.split("_")[0] for p in outputs.glob("seed*_rqi")})
+        seeds = sorted({p.name.split("_")[0] for p in outputs.glob("seed*_rqi")}, key=lambda s: int(s[len("seed") :]))
         for seed in seeds:
             arms = {arm: load(outputs / f"{seed}_{arm}" / gt_path.name) for arm in ("control", "rqi")}
             as_saved = {arm: referees(sr, gt) for arm, sr in arms.items()}
