@@ -122,17 +122,24 @@ JUDGES = (
 # The same measurements in the main job's default recipe (both arms' L1 against the GT itself).
 PLAIN_JUDGES = (
     Judge(
-        "`tiny-kadid-synth` (shipped), the main job's default",
+        "`tiny-kadid-synth` (shipped), in colour, the main job's default before judging in grey",
         "shipped",
         0.002,
         main_job=RESULTS / "main_job.csv",
         **SHIPPED,
     ),
     Judge(
-        "`tiny-kadid-synth` (shipped), twice the weight",
+        "`tiny-kadid-synth` (shipped), in colour, twice the weight",
         "shipped",
         0.004,
         main_job=RESULTS / "main_job_lambda0.004.csv",
+        **SHIPPED,
+    ),
+    Judge(
+        "`tiny-kadid-synth` (shipped), judging in grey, the main job's default",
+        "shipped, grey",
+        0.004,
+        main_job=RESULTS / "main_job_grey.csv",
         **SHIPPED,
     ),
     Judge(

@@ -58,6 +58,7 @@ def model_options(folder: Path, l1_target: str, rqi: str, gt_size: int, batch: i
         degradation="paired",
         crop_border=defaults.DEFAULT_CROP_BORDER,
         l1_gt_usm=l1_target == "sharpened",
+        grey=defaults.DEFAULT_GREY,
     )
     options.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0)
     outputs = ("experiments_root", "models", "training_states", "log", "visualization")

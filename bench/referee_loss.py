@@ -69,7 +69,7 @@ MEASURED = (
 )
 # The same yardsticks in the main job's default recipe (both arms' L1 against the GT itself, `--l1-target plain`).
 MEASURED_PLAIN_GT = (
-    ("0.002 x RQI (`tiny-kadid-synth`, the main job's default)", None, "main_job"),
+    ("0.002 x RQI (`tiny-kadid-synth`, in colour, the main job's default then)", None, "main_job"),
     ("1 - VSI (a referee itself)", 1.0, "plain_vsi_w1"),
     ("(1 - HaarPSI) + (1 - VSI)", 0.3, "plain_haarpsi_vsi_w0.3"),
 )
@@ -174,6 +174,9 @@ RQI_ON_PLAIN_GT = (
     ("0.002, the reward capped at f = 0", "main_job_cap0", "main_job_cap0", "control"),
     ("0.004, the reward capped at f = 0", "main_job_lambda0.004_cap0", "main_job_lambda0.004_cap0", "control"),
     ("0.005, the reward capped at f = 0", "main_job_lambda0.005_cap0", "main_job_lambda0.005_cap0", "control"),
+    ("0.002, the judge seeing grey images", "main_job_grey_lambda0.002", "main_job_grey_lambda0.002", "control"),
+    ("0.004, in grey (the main job's default)", "main_job_grey", "main_job_grey", "control"),
+    ("0.008, in grey", "main_job_grey_lambda0.008", "main_job_grey_lambda0.008", "control"),
 )
 
 

@@ -178,6 +178,7 @@ def fine_tune(
                 seed=seed,
                 crop_border=args.crop_border,
                 max_score=args.max_score,
+                grey=args.grey,
                 transforms=True,
                 amp=amp,
             ).to(device)
@@ -279,6 +280,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-score", type=float, help="cap on the reward: no push on a patch judged above it (0: as good as its HR)"
     )
+    parser.add_argument("--grey", action="store_true", help="the judge sees grey images: the loss moves no colour")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-4, help="Adam's learning rate")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

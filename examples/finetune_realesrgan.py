@@ -6,8 +6,9 @@ With no arguments it runs offline on a CPU in a few minutes:
      pretrained generator is given;
   3. for every seed (--seeds, default 0,1,2) fine-tunes it twice with RQIRealESRGANModel, same seed, data and
      iterations: the control arm with L1 + GAN losses only, the RQI arm adding rqi_opt = -lambda * f(SR, GT)
-     with the embedded "tiny-kadid-synth" network, the loss's random transformations (its defence against
-     judge hacking) and crops kept --crop-border px inside each training patch, on the bicubic LR images
+     with the embedded "tiny-kadid-synth" network judging both images in grey (--no-rqi-grey: in colour),
+     the loss's random transformations (its defence against judge hacking) and crops kept --crop-border px
+     inside each training patch, on the bicubic LR images
      (Real-ESRGAN's paired mode; pass --degradation realesrgan for its on-the-fly degradations, about 10x
      slower on a CPU); both arms' L1 term compares with the GT itself, the RQI term taking the place of
      Real-ESRGAN's sharpened L1 target (--l1-target sharpened: the unsharp-masked GT, Real-ESRGAN's recipe,
@@ -55,7 +56,8 @@ TRAIN_PHOTOS = (
 HELDOUT_PHOTOS = ("ihc.png", "retina.jpg", "camera.png")  # never used for training
 ITER_LINE = re.compile(r"iter:\s*([\d,]+)")
 # The shipped defaults, chosen by the measurements in the README ("The main job").
-DEFAULT_WEIGHT = 0.002
+DEFAULT_WEIGHT = 0.004
+DEFAULT_GREY = True  # the embedded judge rewards more saturation than the GT has: let it judge in grey
 DEFAULT_ITERS = 60
 DEFAULT_GT_SIZE = 160
 DEFAULT_CROP_BORDER = 16
@@ -184,6 +186,7 @@ def realesrgan_options(
     crop_border: int = 0,
     l1_gt_usm: bool = True,
     max_score: float | None = None,
+    grey: bool = False,
 ) -> dict:
     """RQIRealESRGANModel with L1 + GAN + rqi_opt (no VGG: offline). ``degradation="realesrgan"``: Real-ESRGAN's
     on-the-fly second-order degradations (RealESRGANDataset); ``"paired"``: the prepared bicubic LR images
@@ -294,6 +297,8 @@ def realesrgan_options(
     }
     if max_score is not None:  # the reward cap: no push on a patch judged above it (RQILoss max_score)
         options["train"]["rqi_opt"]["max_score"] = max_score
+    if grey:  # the judge sees both images in grey: the loss neither rewards nor moves colour (RQILoss grey)
+        options["train"]["rqi_opt"]["grey"] = True
     if degradation == "paired":
         options["high_order_degradation"] = False
         options["datasets"]["train"] = paired_train_dataset(folders, gt_size, batch)
@@ -427,6 +432,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         help="cap on the reward: the loss adds -lambda * min(f(SR, GT), this), no push beyond it (RQILoss max_score)",
     )
+    parser.add_argument(
+        "--rqi-grey",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_GREY,
+        help="the judge sees both images in grey, so the loss neither rewards nor moves colour (RQILoss grey); "
+        "--no-rqi-grey: it judges the colours",
+    )
     parser.add_argument("--pretrained", type=Path, help="Real-ESRGAN x4plus generator (.pth); skips the L1 warm-up")
     parser.add_argument("--data", type=Path, help="folder of HR training images (default: scikit-image photographs)")
     parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="fine-tuning iterations of each arm")
@@ -496,6 +508,7 @@ def fine_tune_arms(
                 crop_border=args.crop_border,
                 l1_gt_usm=args.l1_target == "sharpened",
                 max_score=args.rqi_max_score,
+                grey=args.rqi_grey,
             )
             if arm == "control":
                 del options["train"]["rqi_opt"]
@@ -547,6 +560,8 @@ def main(
     label = rqi_arm_label or f"lambda {args.rqi_weight:g} x RQI ({args.rqi}), L1 against the {args.l1_target} GT"
     if args.rqi_max_score is not None and not rqi_arm_label:
         label += f", the reward capped at f = {args.rqi_max_score:g}"
+    if args.rqi_grey and not rqi_arm_label:
+        label += ", the judge seeing grey images"
     if rqi_arm_label and args.l1_target == "plain":
         label += ", L1 against the plain GT"
     title = f"x4 SR, {label}, {args.iters} iterations, seeds {args.seeds}"

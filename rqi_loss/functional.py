@@ -49,6 +49,21 @@ def check_max_score(max_score: float | None) -> None:
         )
 
 
+def check_grey(grey: bool) -> None:
+    """ValueError for a ``grey`` that is not a bool."""
+    if not isinstance(grey, bool):
+        raise ValueError(f"grey must be True (judge both images in grey) or False (judge their colours); got {grey!r}")
+
+
+def grey_in_rgb(image: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W): the mean of an (N, 3, H, W) image's channels, in all three channels. Its gradient spreads
+    equally over R, G and B, so a loss of grey images moves no colour. Anything else (a 1-channel image, a
+    non-tensor for the input check to refuse) is returned as it is."""
+    if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[1] != 3:
+        return image
+    return image.mean(dim=1, keepdim=True).repeat(1, 3, 1, 1)
+
+
 def trim_border(sr: torch.Tensor, gt: torch.Tensor, crop_border: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Both (N, C, H, W) images without ``crop_border`` pixels on every side; ValueError when what is left is
     smaller than the network's input ``size`` (the crops could then not stay inside)."""
@@ -236,12 +251,15 @@ def rqi_loss(
     reduction: str = "mean",
     weight: torch.Tensor | None = None,
     max_score: float | None = None,
+    grey: bool = False,
     **score_kwargs,
 ) -> torch.Tensor:
     """``-loss_weight * min(f(sr, gt), max_score)``, optionally weighted per sample, reduced over the batch.
 
     ``max_score`` caps the reward per image (None: no cap): an image whose verdict is above it adds a constant,
     so the loss stops pushing it (0: no push beyond "as good as its GT", where a judge is gamed first).
+    ``grey`` judges both images in grey (the mean of their channels, in all three) instead of in colour, so the
+    loss neither rewards nor moves colour (against a judge that rewards more saturation than the GT has).
     Returns a 0-dim float32 tensor for "mean"/"sum", (N,) for "none". ``score_kwargs`` go to :func:`rqi_score`.
 
     Example:
@@ -258,6 +276,9 @@ def rqi_loss(
     """
     check_reduction(reduction)
     check_max_score(max_score)
+    check_grey(grey)
+    if grey:
+        sr, gt = grey_in_rgb(sr), grey_in_rgb(gt)
     scores = rqi_score(sr, gt, network, **score_kwargs)
     losses = -loss_weight * (scores if max_score is None else scores.clamp(max=max_score))
     return reduce_loss(losses, reduction, weight)

@@ -17,6 +17,7 @@ from .factory import create_network
 from .functional import (
     check_crop_border,
     check_crop_options,
+    check_grey,
     check_max_score,
     check_pair_placement,
     check_reduction,
@@ -64,6 +65,9 @@ class RQILoss(FrozenJudge):
         max_score: a cap on the reward, per image: ``-loss_weight * min(f(sr, gt), max_score)``, so an image
             judged above it is not pushed further (None: no cap; 0: no push beyond "as good as its GT", where a
             judge is gamed first).
+        grey: judge both images in grey (the mean of their channels, in all three) instead of in colour: the
+            loss neither rewards nor moves colour, against a judge that rewards more saturation than the GT has
+            (``tiny-kadid-synth`` does; see the docs' "The main job and judge hacking").
 
     Shapes: ``sr``, ``gt`` (N, 3, H, W), gt in [0, 1], sr any finite values, H, W >= the network's
     ``input_size`` (224 for maniqa-pipal, 128 for tiny-kadid-synth; smaller images are upscaled with a warning);
@@ -112,6 +116,7 @@ class RQILoss(FrozenJudge):
         compile: bool | str | dict = False,
         checkpoint: bool | None = None,
         max_score: float | None = None,
+        grey: bool = False,
     ) -> None:
         if (
             isinstance(loss_weight, bool)
@@ -126,6 +131,7 @@ class RQILoss(FrozenJudge):
         check_crop_options(crop, num_crops)
         check_crop_border(crop_border)
         check_max_score(max_score)
+        check_grey(grey)
         super().__init__(model, pretrained=pretrained, checkpoint_path=checkpoint_path, amp=amp, compile=compile)
         self.loss_weight = float(loss_weight)
         self.reduction = reduction
@@ -133,6 +139,7 @@ class RQILoss(FrozenJudge):
         self.num_crops = num_crops
         self.crop_border = crop_border
         self.max_score = None if max_score is None else float(max_score)
+        self.grey = grey
         self.antisymmetric = antisymmetric
         self.check_inputs = check_inputs
         self._warned_sr_outside = False
@@ -209,6 +216,7 @@ class RQILoss(FrozenJudge):
                 num_crops=self.num_crops,
                 crop_border=self.crop_border,
                 max_score=self.max_score,
+                grey=self.grey,
                 antisymmetric=self.antisymmetric,
                 generator=self.generator,
                 check_inputs=False,  # checked above, so that the range warning comes once per loss object
@@ -221,7 +229,7 @@ class RQILoss(FrozenJudge):
         return (
             f"{super().extra_repr()}, loss_weight={self.loss_weight}, reduction={self.reduction!r}, "
             f"crop={self.crop!r}, num_crops={self.num_crops}, crop_border={self.crop_border}, "
-            f"max_score={self.max_score}, "
+            f"max_score={self.max_score}, grey={self.grey}, "
             f"antisymmetric={self.antisymmetric}, amp={self.amp!r}, "
             f"recompute={self.recompute}, transforms={self.transforms}"
         )

@@ -315,17 +315,19 @@ def test_the_l1_target_reaches_both_arms_and_the_rqi_arm_options_only_that_arm(
     assert example.realesrgan_options(folders, **_arm_defaults())["l1_gt_usm"] is True  # Real-ESRGAN's recipe
 
 
-def test_the_reward_cap_reaches_the_rqi_arm_only_when_asked(folders, tmp_path, monkeypatch):
-    """--rqi-max-score sets the RQI arm's RQILoss max_score; without it the option is absent (the YAML of the
-    default run is unchanged)."""
+def test_the_judge_sees_grey_by_default_and_the_reward_cap_only_when_asked(folders, tmp_path, monkeypatch):
+    """By default the RQI arm's RQILoss judges grey images (grey: true) with no reward cap; --rqi-max-score sets
+    max_score, --no-rqi-grey leaves grey out (the judge sees the colours)."""
     written = []
     monkeypatch.setattr(example, "run_basicsr", lambda options, *rest: written.append(options) or (tmp_path, None))
     monkeypatch.setattr(example, "load_generator", lambda options, weights: None)
-    for flag in ([], ["--rqi-max-score", "0"]):
-        args = example.parse_arguments([*flag, "--seeds", "0"])
+    for flags in ([], ["--rqi-max-score", "0", "--no-rqi-grey"]):
+        args = example.parse_arguments([*flags, "--seeds", "0"])
         example.fine_tune_arms(args, folders, tmp_path / "before.pth", tmp_path, None)
-    (_, default_rqi), (_, capped_rqi) = written[:2], written[2:]
-    assert "max_score" not in default_rqi["train"]["rqi_opt"] and capped_rqi["train"]["rqi_opt"]["max_score"] == 0.0
+    (_, default_rqi), (_, changed_rqi) = written[:2], written[2:]
+    assert default_rqi["train"]["rqi_opt"]["grey"] is True and "max_score" not in default_rqi["train"]["rqi_opt"]
+    assert changed_rqi["train"]["rqi_opt"]["max_score"] == 0.0 and "grey" not in changed_rqi["train"]["rqi_opt"]
+    assert default_rqi["train"]["rqi_opt"]["loss_weight"] == example.DEFAULT_WEIGHT == 0.004
 
 
 def _arm_defaults() -> dict:

@@ -61,7 +61,7 @@ def test_detect_fine_tune_save_and_load_again(tmp_path, hr_folder, name):
     assert descriptor.architecture.id == name and descriptor.scale == scale
     args = argparse.Namespace(
         data=hr_folder, held_out=None, lr_folder=None, patch=128, iters=2, batch=1, lr=1e-3, device="cpu",
-        rqi="tiny-kadid-synth", rqi_weight=0.01, crop_border=0, max_score=0.0,
+        rqi="tiny-kadid-synth", rqi_weight=0.01, crop_border=0, max_score=0.0, grey=True,
     )  # fmt: skip
     data, held_out = finetune_any.training_data(args, descriptor)
     assert list(held_out) == ["0"] and len(data["train"][0]) == 2 and data["patch"] % scale == 0

@@ -111,6 +111,37 @@ def test_max_score_stops_the_push_on_images_judged_above_it(tiny_network):
     assert BasicSRRQILoss(model=tiny_network, max_score=0.05).max_score == 0.05
 
 
+def test_grey_judges_grey_images_and_moves_no_colour(tiny_network):
+    """grey=True: the loss is the loss of both images' channel mean in three channels, and its gradient on sr is
+    the same in R, G and B (it moves no colour), which without it it is not. A 1-channel pair is judged as it is;
+    a non-bool is an error naming the fix; the option reaches BasicSR."""
+    from rqi_loss.basicsr.losses import RQILoss as BasicSRRQILoss
+
+    g = torch.Generator().manual_seed(7)
+    sr, gt = torch.rand(2, 3, 32, 32, generator=g).requires_grad_(True), torch.rand(2, 3, 32, 32, generator=g)
+
+    def grey(x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=1, keepdim=True).repeat(1, 3, 1, 1)
+
+    value = RQILoss(tiny_network, crop="center", grey=True)(sr, gt)
+    torch.testing.assert_close(value, RQILoss(tiny_network, crop="center")(grey(sr.detach()), grey(gt)))
+    value.backward()
+    assert sr.grad.abs().sum() > 0
+    torch.testing.assert_close(sr.grad, sr.grad[:, :1].expand_as(sr.grad))
+    plain = torch.autograd.grad(RQILoss(tiny_network, crop="center")(sr, gt), sr)[0]
+    assert not torch.allclose(plain, plain[:, :1].expand_as(plain))  # without it the push has colour
+    one_sr, one_gt = torch.rand(2, 1, 32, 32, generator=g), torch.rand(2, 1, 32, 32, generator=g)
+    assert (
+        RQILoss(tiny_network, crop="center", grey=True)(one_sr, one_gt).item()
+        == RQILoss(tiny_network, crop="center")(one_sr, one_gt).item()
+        != 0
+    )
+    with pytest.raises(ValueError, match="grey must be True"):
+        RQILoss(tiny_network, grey="yes")
+    assert "grey=True" in repr(RQILoss(tiny_network, grey=True))
+    assert BasicSRRQILoss(model=tiny_network, grey=True).grey is True
+
+
 def test_grid_starts_cover_with_fewest_crops():
     for length in (32, 33, 63, 64, 65, 224, 500):
         starts = grid_starts(length, 32)
