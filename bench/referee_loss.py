@@ -177,6 +177,7 @@ RQI_ON_PLAIN_GT = (
     ("0.002, the judge seeing grey images", "main_job_grey_lambda0.002", "main_job_grey_lambda0.002", "control"),
     ("0.004, in grey (the main job's default)", "main_job_grey", "main_job_grey", "control"),
     ("0.008, in grey", "main_job_grey_lambda0.008", "main_job_grey_lambda0.008", "control"),
+    ("0.016, in grey", "main_job_grey_lambda0.016", "main_job_grey_lambda0.016", "control"),
 )
 
 
