@@ -2,6 +2,7 @@
 
     python bench/gradient_alignment.py --json bench/results/cpu/gradient_alignment.json   # ~20 s on a CPU
     python bench/gradient_alignment.py --model path/to/network_folder                       # a candidate judge
+    python bench/gradient_alignment.py --grey --json bench/results/cpu/gradient_alignment_grey.json  # in grey
     python bench/gradient_alignment.py --table   # docs/judge-hacking.md's table, from the measured files below
 
 Used as a loss, a judge moves the SR output along g = d f(sr, gt) / d sr. Whether that move makes the image
@@ -39,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from rqi_loss import create_network
-from rqi_loss.functional import rqi_score
+from rqi_loss.functional import grey_in_rgb, rqi_score
 
 from common import hardware, report
 from gaming import KADID_PAIRS, PHOTOS, referee_values, targets
@@ -52,6 +53,10 @@ RECORDS = ROOT / "records" / "tiny-kadid-synth"
 MEASURED = {
     "`tiny-kadid-synth` (shipped)": (
         ROOT / "bench" / "results" / "cpu" / "gradient_alignment.json",
+        RECORDS / "pair_history.json",
+    ),
+    "`tiny-kadid-synth` (shipped), judging in grey (`--grey`, `RQILoss(grey=True)`)": (
+        ROOT / "bench" / "results" / "cpu" / "gradient_alignment_grey.json",
         RECORDS / "pair_history.json",
     ),
     "+ gradient alignment 0.02, fine-tune (`gradient_alignment`)": (
@@ -80,6 +85,17 @@ MEASURED = {
     ),
 }
 TABLE_REFEREES = {"psnr": "PSNR", "haarpsi": "HaarPSI", "ms_ssim": "MS-SSIM", "vsi": "VSI", "neg_gmsd": "-GMSD"}
+
+
+class GreyJudge(torch.nn.Module):
+    """The judge shown both images in grey, as ``RQILoss(grey=True)`` shows them: f(grey(sr), grey(gt))."""
+
+    def __init__(self, network: torch.nn.Module) -> None:
+        super().__init__()
+        self.network, self.input_size = network, network.input_size
+
+    def forward(self, sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        return self.network(grey_in_rgb(sr), grey_in_rgb(gt))
 
 
 def input_gradient(score, x: torch.Tensor) -> torch.Tensor:
@@ -168,6 +184,7 @@ def markdown_table(measured: dict[str, tuple[Path, Path]] = MEASURED) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="tiny-kadid-synth", help="zoo name or network folder")
+    parser.add_argument("--grey", action="store_true", help="the judge sees both images in grey (RQILoss grey)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--table", action="store_true", help="print the docs table from the measured files")
     args = parser.parse_args(argv)
@@ -176,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     network = create_network(args.model).eval()
+    if args.grey:
+        network = GreyJudge(network)
     sets = targets()
     results = {name: alignment(network, *sets[name]) for name in sets}
     blindness = {name: reference_blindness(network, *sets[name]) for name in sets}
@@ -190,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     report(
         {
             "model": args.model,
+            "grey": args.grey,
             "hardware": hardware(torch.device("cpu")),
             "images": {
                 "photos": list(PHOTOS),
