@@ -57,7 +57,7 @@ METRICS = ("fsim", "srsim", "mdsi", "haarpsi", "vsi", "l1")
 # main_job_l1_sharpened.csv) and its work folder was
 # called <name> when bench/flat_regions.py measured it (RESULTS / flat_regions.json).
 MEASURED = (
-    ("0.002 x RQI (`tiny-kadid-synth`, the main job's default lambda)", None, "main_job_l1_sharpened"),
+    ("0.002 x RQI (`tiny-kadid-synth`, in colour, the main job's lambda then)", None, "main_job_l1_sharpened"),
     ("a second L1 term", 1.0, "l1_w1"),
     ("1 - FSIM (no referee)", 1.0, "fsim_w1"),
     ("1 - HaarPSI (a referee itself)", 1.0, "haarpsi_w1"),
