@@ -1,9 +1,9 @@
 """BasicSR loss classes: ``RQILoss`` for ``pixel_opt`` and ``RQIPerceptualLoss`` for ``perceptual_opt``.
 
 Every YAML key is a constructor argument (``model``, ``loss_weight``, ``reduction``, ``crop``, ``num_crops``,
-``crop_border``, ``max_score``, ``antisymmetric``, ``seed``, ``checkpoint_path``, ``check_inputs``, ``amp``,
-``recompute``, ``transforms``, ``compile``; the deprecated ``checkpoint`` still works, with a DeprecationWarning);
-an unknown key raises a TypeError that lists the valid ones.
+``crop_border``, ``max_score``, ``grey``, ``antisymmetric``, ``seed``, ``checkpoint_path``, ``check_inputs``,
+``amp``, ``recompute``, ``transforms``, ``compile``; the deprecated ``checkpoint`` still works, with a
+DeprecationWarning); an unknown key raises a TypeError that lists the valid ones.
 """
 
 from __future__ import annotations
