@@ -57,7 +57,10 @@ def check_grey(grey: bool) -> None:
 
 def grey_in_rgb(image: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W): the mean of an (N, 3, H, W) image's channels, in all three channels. Its gradient spreads
-    equally over R, G and B, so a loss of grey images moves no colour."""
+    equally over R, G and B, so a loss of grey images moves no colour. Anything else (a 1-channel image, a
+    non-tensor for the input check to refuse) is returned as it is."""
+    if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[1] != 3:
+        return image
     return image.mean(dim=1, keepdim=True).repeat(1, 3, 1, 1)
 
 
@@ -155,7 +158,6 @@ def rqi_score(
     transforms: bool | PairTransforms | dict | None = None,
     crop_border: int = 0,
     checkpoint: bool | None = None,
-    grey: bool = False,
 ) -> torch.Tensor:
     """Per-image relative quality f(sr, gt), averaged over aligned crops at the network's input size.
 
@@ -176,7 +178,6 @@ def rqi_score(
         crop_border: pixels trimmed from every side of both images first: no crop touches the border, where a
             generator trained on patches can learn a frame the judge rewards.
         checkpoint: deprecated name of ``recompute`` (DeprecationWarning; removed in 0.3.0).
-        grey: judge both images in grey (the mean of their channels, in all three) instead of in colour.
 
     Returns:
         (N,) float32 scores; differentiable with respect to ``sr`` only.
@@ -194,12 +195,9 @@ def rqi_score(
     recompute = renamed_keyword("checkpoint", "recompute", checkpoint, recompute)
     check_crop_options(crop, num_crops)
     check_crop_border(crop_border)
-    check_grey(grey)
     sr, gt = check_pair_placement(sr, gt, network)
     if check_inputs and check_pair_values(sr, gt).sr_outside:
         warn_sr_outside()
-    if grey:
-        sr, gt = grey_in_rgb(sr), grey_in_rgb(gt)
     size = _input_size(network)
     sr, gt = trim_border(sr, gt, crop_border, size)
     crops_sr, crops_gt = aligned_crops(sr, gt, size, crop, num_crops, as_transforms(transforms), generator)
@@ -253,15 +251,16 @@ def rqi_loss(
     reduction: str = "mean",
     weight: torch.Tensor | None = None,
     max_score: float | None = None,
+    grey: bool = False,
     **score_kwargs,
 ) -> torch.Tensor:
     """``-loss_weight * min(f(sr, gt), max_score)``, optionally weighted per sample, reduced over the batch.
 
     ``max_score`` caps the reward per image (None: no cap): an image whose verdict is above it adds a constant,
     so the loss stops pushing it (0: no push beyond "as good as its GT", where a judge is gamed first).
-    Returns a 0-dim float32 tensor for "mean"/"sum", (N,) for "none". ``score_kwargs`` go to :func:`rqi_score`
-    (``grey=True`` there: the loss neither rewards nor moves colour, against a judge that rewards more saturation
-    than the GT has).
+    ``grey`` judges both images in grey (the mean of their channels, in all three) instead of in colour, so the
+    loss neither rewards nor moves colour (against a judge that rewards more saturation than the GT has).
+    Returns a 0-dim float32 tensor for "mean"/"sum", (N,) for "none". ``score_kwargs`` go to :func:`rqi_score`.
 
     Example:
         >>> import torch
@@ -277,6 +276,9 @@ def rqi_loss(
     """
     check_reduction(reduction)
     check_max_score(max_score)
+    check_grey(grey)
+    if grey:
+        sr, gt = grey_in_rgb(sr), grey_in_rgb(gt)
     scores = rqi_score(sr, gt, network, **score_kwargs)
     losses = -loss_weight * (scores if max_score is None else scores.clamp(max=max_score))
     return reduce_loss(losses, reduction, weight)
