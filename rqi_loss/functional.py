@@ -56,11 +56,8 @@ def check_grey(grey: bool) -> None:
 
 
 def grey_in_rgb(image: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W): the mean of an (N, 3, H, W) image's channels, in all three channels. Its gradient spreads
-    equally over R, G and B, so a loss of grey images moves no colour. Anything else (a 1-channel image, a
-    non-tensor for the input check to refuse) is returned as it is."""
-    if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[1] != 3:
-        return image
+    """(N, 3, H, W): the mean of an (N, C, H, W) image's channels, in all three channels. Its gradient spreads
+    equally over the channels, so a loss of grey images moves no colour."""
     return image.mean(dim=1, keepdim=True).repeat(1, 3, 1, 1)
 
 
@@ -99,6 +96,19 @@ def check_pair_placement(sr: object, gt: object, network: nn.Module) -> tuple[to
     if device is not None and device != sr.device:
         raise ValueError(f"inputs are on {sr.device} but the RQI network is on {device}; call .to({str(sr.device)!r})")
     return sr, gt
+
+
+def prepared_pair(
+    sr: object, gt: object, network: nn.Module, *, check_inputs: bool, grey: bool, crop_border: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pair as the network judges it: checked (placement always, values with ``check_inputs``), 1 channel
+    repeated to RGB, in grey when asked, without ``crop_border`` pixels on every side."""
+    sr, gt = check_pair_placement(sr, gt, network)
+    if check_inputs and check_pair_values(sr, gt).sr_outside:
+        warn_sr_outside()
+    if grey:
+        sr, gt = grey_in_rgb(sr), grey_in_rgb(gt)
+    return trim_border(sr, gt, crop_border, _input_size(network))
 
 
 def _input_size(network: nn.Module) -> int:
@@ -157,6 +167,7 @@ def rqi_score(
     recompute: bool = False,
     transforms: bool | PairTransforms | dict | None = None,
     crop_border: int = 0,
+    grey: bool = False,
     checkpoint: bool | None = None,
 ) -> torch.Tensor:
     """Per-image relative quality f(sr, gt), averaged over aligned crops at the network's input size.
@@ -177,13 +188,15 @@ def rqi_score(
             random transformations from ``generator``, both images alike (against judge hacking); None: off.
         crop_border: pixels trimmed from every side of both images first: no crop touches the border, where a
             generator trained on patches can learn a frame the judge rewards.
+        grey: judge both images in grey (their channel mean, in all three): the score neither rewards nor, as a
+            loss, moves colour (for a judge that rewards more saturation than the GT has).
         checkpoint: deprecated name of ``recompute`` (DeprecationWarning; removed in 0.3.0).
 
     Returns:
         (N,) float32 scores; differentiable with respect to ``sr`` only.
 
     Raises:
-        ValueError: a bad ``crop``, ``num_crops`` or ``crop_border``, or inputs the value policy refuses.
+        ValueError: a bad ``crop``, ``num_crops``, ``crop_border`` or ``grey``, or inputs the value policy refuses.
 
     Example:
         >>> import torch, rqi_loss
@@ -195,11 +208,9 @@ def rqi_score(
     recompute = renamed_keyword("checkpoint", "recompute", checkpoint, recompute)
     check_crop_options(crop, num_crops)
     check_crop_border(crop_border)
-    sr, gt = check_pair_placement(sr, gt, network)
-    if check_inputs and check_pair_values(sr, gt).sr_outside:
-        warn_sr_outside()
+    check_grey(grey)
+    sr, gt = prepared_pair(sr, gt, network, check_inputs=check_inputs, grey=grey, crop_border=crop_border)
     size = _input_size(network)
-    sr, gt = trim_border(sr, gt, crop_border, size)
     crops_sr, crops_gt = aligned_crops(sr, gt, size, crop, num_crops, as_transforms(transforms), generator)
     scores = pair_scores(network, crops_sr, crops_gt, antisymmetric, recompute)
     return at_least_float32(scores).view(sr.shape[0], -1).mean(dim=1)
@@ -276,9 +287,6 @@ def rqi_loss(
     """
     check_reduction(reduction)
     check_max_score(max_score)
-    check_grey(grey)
-    if grey:
-        sr, gt = grey_in_rgb(sr), grey_in_rgb(gt)
-    scores = rqi_score(sr, gt, network, **score_kwargs)
+    scores = rqi_score(sr, gt, network, grey=grey, **score_kwargs)
     losses = -loss_weight * (scores if max_score is None else scores.clamp(max=max_score))
     return reduce_loss(losses, reduction, weight)

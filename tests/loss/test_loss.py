@@ -125,6 +125,10 @@ def test_grey_judges_grey_images_and_moves_no_colour(tiny_network):
 
     value = RQILoss(tiny_network, crop="center", grey=True)(sr, gt)
     torch.testing.assert_close(value, RQILoss(tiny_network, crop="center")(grey(sr.detach()), grey(gt)))
+    torch.testing.assert_close(  # the score's option, which the loss reaches through
+        rqi_score(sr.detach(), gt, tiny_network, crop="center", grey=True),
+        rqi_score(grey(sr.detach()), grey(gt), tiny_network, crop="center"),
+    )
     value.backward()
     assert sr.grad.abs().sum() > 0
     torch.testing.assert_close(sr.grad, sr.grad[:, :1].expand_as(sr.grad))
@@ -138,6 +142,8 @@ def test_grey_judges_grey_images_and_moves_no_colour(tiny_network):
     )
     with pytest.raises(ValueError, match="grey must be True"):
         RQILoss(tiny_network, grey="yes")
+    with pytest.raises(ValueError, match="grey must be True"):
+        rqi_score(sr, gt, tiny_network, grey=1)
     assert "grey=True" in repr(RQILoss(tiny_network, grey=True))
     assert BasicSRRQILoss(model=tiny_network, grey=True).grey is True
 
