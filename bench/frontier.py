@@ -160,6 +160,25 @@ PLAIN_JUDGES = (
         0.004,
         **_record("pair_gain_residual") | {"main_job": RECORDS / "pair_gain_residual_mainjob_l1_plain_lambda0.004.csv"},
     ),
+    Judge(
+        "`tiny-kadid-synth` (shipped), judging in grey, twice the default weight",
+        "shipped, grey",
+        0.008,
+        main_job=RESULTS / "main_job_grey_lambda0.008.csv",
+        **SHIPPED,
+    ),
+    Judge(
+        "`pair_gain_residual`, judging in grey",
+        "pair + gain/residual, grey",
+        0.004,
+        **_record("pair_gain_residual") | {"main_job": RECORDS / "pair_gain_residual_mainjob_grey.csv"},
+    ),
+    Judge(
+        "`pair_gain_residual`, judging in grey, twice the weight",
+        "pair + gain/residual, grey",
+        0.008,
+        **_record("pair_gain_residual") | {"main_job": RECORDS / "pair_gain_residual_mainjob_grey_lambda0.008.csv"},
+    ),
 )
 RECIPES = {"sharpened": JUDGES, "plain": PLAIN_JUDGES}
 
