@@ -19,13 +19,13 @@ import argparse
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from rqi_loss import create_network
 from rqi_loss.functional import rqi_score
+from rqi_loss.metric import read_image
 
-from common import report
+from common import example, report
 
 logger = logging.getLogger("colour_bias")
 FACTORS = (0.8, 0.9, 1.1, 1.2, 1.4)
@@ -34,13 +34,10 @@ LUMA = (0.299, 0.587, 0.114)  # BT.601
 
 def load(path: Path) -> torch.Tensor:
     """(1, 3, H, W) float32 RGB in [0, 1]."""
-    from PIL import Image
-
-    rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255
-    return torch.from_numpy(rgb).permute(2, 0, 1)[None]
+    return read_image(path)[None]
 
 
-def grey(image: torch.Tensor) -> torch.Tensor:
+def luma_in_rgb(image: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W): the BT.601 luma of ``image`` in all three channels."""
     weights = torch.tensor(LUMA, dtype=image.dtype).view(1, 3, 1, 1)
     return (image * weights).sum(dim=1, keepdim=True).expand_as(image).clone()
@@ -48,7 +45,7 @@ def grey(image: torch.Tensor) -> torch.Tensor:
 
 def scaled_chroma(image: torch.Tensor, factor: float) -> torch.Tensor:
     """``image``'s chroma (its difference from its luma) times ``factor``, clipped to [0, 1]."""
-    luma = grey(image)
+    luma = luma_in_rgb(image)
     return (luma + factor * (image - luma)).clamp(0, 1)
 
 
@@ -59,30 +56,30 @@ def is_grey(image: torch.Tensor) -> bool:
 
 def chroma_rms(image: torch.Tensor) -> float:
     """RMS of the image minus its luma, in grey levels (0-255)."""
-    return 255 * (image - grey(image)).square().mean().sqrt().item()
+    return 255 * (image - luma_in_rgb(image)).square().mean().sqrt().item()
 
 
 def referees(sr: torch.Tensor, gt: torch.Tensor) -> dict[str, float]:
-    import piq
-
-    return {"haarpsi": piq.haarpsi(sr, gt).item(), "vsi": piq.vsi(sr, gt).item()}
+    """HaarPSI and VSI as the main job's summary computes them (float64)."""
+    scores = example("finetune_outputs").referee_scores(sr, gt)
+    return {metric: scores[metric] for metric in ("haarpsi", "vsi")}
 
 
 def grey_images(workdir: Path) -> dict[str, list[dict]]:
     """Per grey held-out GT, per seed: each arm's chroma RMS and the RQI arm minus the control arm on HaarPSI
     and VSI, as saved and projected to grey."""
     results = {}
+    outputs = workdir / "results" / "sr"
+    seeds = sorted({p.name.split("_")[0] for p in outputs.glob("seed*_rqi")}, key=lambda s: int(s[len("seed") :]))
     for gt_path in sorted((workdir / "heldout_hr").glob("*.png")):
         gt = load(gt_path)
         if not is_grey(gt):
             continue
         rows = []
-        outputs = workdir / "results" / "sr"
-        seeds = sorted({p.name.split("_")[0] for p in outputs.glob("seed*_rqi")}, key=lambda s: int(s[len("seed") :]))
         for seed in seeds:
             arms = {arm: load(outputs / f"{seed}_{arm}" / gt_path.name) for arm in ("control", "rqi")}
             as_saved = {arm: referees(sr, gt) for arm, sr in arms.items()}
-            projected = {arm: referees(grey(sr), gt) for arm, sr in arms.items()}
+            projected = {arm: referees(luma_in_rgb(sr), gt) for arm, sr in arms.items()}
             rows.append(
                 {
                     "seed": int(seed.removeprefix("seed")),

@@ -37,6 +37,13 @@ def example(name: str) -> ModuleType:
     return sys.modules[name]
 
 
+def main_job() -> ModuleType:
+    """``examples/finetune_realesrgan.py``, the main job, as a module (``finetune_outputs``, which it imports by
+    name, loaded first)."""
+    example("finetune_outputs")
+    return example("finetune_realesrgan")
+
+
 def cpu_name() -> str:
     """The CPU model from /proc/cpuinfo where there is one, else what the platform module says."""
     cpuinfo = Path("/proc/cpuinfo")

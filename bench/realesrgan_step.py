@@ -24,7 +24,7 @@ from basicsr.models import build_model
 
 from rqi_loss.basicsr.realesrgan_model import RQIRealESRGANModel
 
-from common import base_parser, example, hardware, report, time_side_by_side
+from common import base_parser, hardware, main_job, report, time_side_by_side
 
 
 class EveryBatchUSMModel(RQIRealESRGANModel):
@@ -34,12 +34,6 @@ class EveryBatchUSMModel(RQIRealESRGANModel):
         super().feed_data(data)
         if "gt" in data:
             self.gt_usm  # noqa: B018  (the property makes it)
-
-
-def main_job():
-    """``examples/finetune_realesrgan.py``, the main job, as a module."""
-    example("finetune_outputs")  # before the main job, which imports it by name
-    return example("finetune_realesrgan")
 
 
 def model_options(folder: Path, l1_target: str, rqi: str, gt_size: int, batch: int) -> dict:

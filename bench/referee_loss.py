@@ -46,7 +46,7 @@ from types import ModuleType
 
 import torch
 
-from common import example
+from common import example, main_job
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "cpu"
@@ -257,8 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nEvery other argument goes to examples/finetune_realesrgan.py (--workdir, --seeds, --iters, ...).")
         return 0
     args, main_job_argv = parser.parse_known_args(argv)
-    example("finetune_outputs")  # before the main job, which imports it by name
-    finetune_realesrgan = example("finetune_realesrgan")
+    finetune_realesrgan = main_job()
 
     if args.gan_weight is not None:
         changes = {"train": {"rqi_opt": None, "gan_opt": {"loss_weight": args.gan_weight}}}

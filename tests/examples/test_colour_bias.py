@@ -18,13 +18,14 @@ def _save(array: np.ndarray, path: Path) -> None:
 
 
 def _workdir(root: Path) -> Path:
-    """A grey GT (texture in R = G = B) and a colour one; per seed the control arm returns each GT and the RQI arm
-    the same with a +-6 grey-level red/blue tint that leaves the luma almost unchanged on the grey one."""
+    """A grey GT (texture in R = G = B) and a colour one, 128 px (the summary's MS-SSIM needs 97); per seed the
+    control arm returns each GT and the RQI arm the same with a +-6 grey-level red/blue tint that leaves the luma
+    almost unchanged on the grey one."""
     rng = np.random.default_rng(0)
-    grey = np.repeat(rng.uniform(40, 220, size=(64, 64, 1)), 3, axis=2)
-    colour = rng.uniform(40, 220, size=(64, 64, 3))
-    tint = np.zeros((64, 64, 3))
-    tint[..., 0], tint[..., 2] = 6 * np.sign(rng.standard_normal((64, 64))), 0.0
+    grey = np.repeat(rng.uniform(40, 220, size=(128, 128, 1)), 3, axis=2)
+    colour = rng.uniform(40, 220, size=(128, 128, 3))
+    tint = np.zeros((128, 128, 3))
+    tint[..., 0], tint[..., 2] = 6 * np.sign(rng.standard_normal((128, 128))), 0.0
     tint[..., 2] = -tint[..., 0] * 0.299 / 0.114  # luma-neutral: 0.299 dR + 0.114 dB = 0
     for name, gt in (("camera", grey), ("photo", colour)):
         _save(gt, root / "heldout_hr" / f"{name}.png")
@@ -39,7 +40,7 @@ def test_chroma_helpers():
     image = torch.rand(1, 3, 16, 16, generator=g)
     assert torch.allclose(colour_bias.scaled_chroma(image, 1.0), image)
     assert colour_bias.chroma_rms(colour_bias.scaled_chroma(image, 0.0)) < 1e-4
-    assert colour_bias.chroma_rms(colour_bias.grey(image)) < 1e-4 < colour_bias.chroma_rms(image)
+    assert colour_bias.chroma_rms(colour_bias.luma_in_rgb(image)) < 1e-4 < colour_bias.chroma_rms(image)
 
 
 def test_the_cost_of_added_chroma_is_what_projecting_to_grey_removes(tmp_path):
