@@ -254,6 +254,7 @@ def test_paired_data_sharpens_the_gt_only_for_a_term_that_uses_it(folders, tmp_p
         assert torch.equal(model.gt_usm, USMSharp()(model.gt)) and model.gt_usm is calls[-1]
 
 
+@pytest.mark.slow  # the main job end to end, 1-2.5 min; the README quick start, run by CI with -m slow
 def test_example_smoke(tmp_path):
     """The main job with 2 seeds and 2 iterations: every output, one summary row per image, seed and arm, the SR
     images saved, BasicSR's logs in files (the console keeps its progress bar and the summary)."""

@@ -77,7 +77,7 @@ def test_a_sum_of_metrics_weighs_each_term():
 
 
 def test_the_rqi_arm_options_merge_a_changed_setting_and_replace_a_loss():
-    finetune_realesrgan = referee_loss.example("finetune_realesrgan")
+    finetune_realesrgan = referee_loss.main_job()
 
     train = {"gan_opt": {"type": "GANLoss", "loss_weight": 0.01}, "rqi_opt": {"type": "RQILoss", "model": "x"}}
     options = {"l1_gt_usm": True, "train": train}
@@ -99,7 +99,7 @@ def test_a_metric_needs_its_weight_and_a_known_name(capsys):
 
 
 def test_the_gan_yardstick_drops_the_extra_loss_and_changes_the_gan_weight(monkeypatch):
-    finetune_realesrgan = referee_loss.example("finetune_realesrgan")
+    finetune_realesrgan = referee_loss.main_job()
 
     calls = []
     monkeypatch.setattr(finetune_realesrgan, "main", lambda argv, **kwargs: calls.append((argv, kwargs)) or 0)
@@ -113,7 +113,7 @@ def test_the_gan_yardstick_drops_the_extra_loss_and_changes_the_gan_weight(monke
 
 
 def test_the_plain_gt_yardstick_drops_the_extra_loss_and_the_sharpened_target(monkeypatch):
-    finetune_realesrgan = referee_loss.example("finetune_realesrgan")
+    finetune_realesrgan = referee_loss.main_job()
 
     calls = []
     monkeypatch.setattr(finetune_realesrgan, "main", lambda argv, **kwargs: calls.append(kwargs) or 0)
@@ -122,7 +122,7 @@ def test_the_plain_gt_yardstick_drops_the_extra_loss_and_the_sharpened_target(mo
 
 
 def test_rqi_instead_of_usm_keeps_the_rqi_term_and_drops_the_sharpened_target(monkeypatch):
-    finetune_realesrgan = referee_loss.example("finetune_realesrgan")
+    finetune_realesrgan = referee_loss.main_job()
     calls = []
     monkeypatch.setattr(finetune_realesrgan, "main", lambda argv, **kwargs: calls.append((argv, kwargs)) or 0)
     assert referee_loss.main(["--rqi-instead-of-usm", "--rqi-weight", "0.005"]) == 0

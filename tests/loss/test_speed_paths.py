@@ -77,6 +77,7 @@ def test_channels_last_inputs_give_the_same_loss_and_gradient(tiny_network, imag
     torch.testing.assert_close(cl[1], plain[1], rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.slow  # about 18 s; test_compile.py keeps a compiled loss in the quick set
 def test_torch_compile_of_the_loss(tiny_network, image_pair):
     """Dynamo capture and AOT autograd on the CPU (inductor's C++ build takes minutes on a 2-core CPU; the
     inductor backend is tested on CUDA in test_cuda.py)."""

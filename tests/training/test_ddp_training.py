@@ -38,6 +38,7 @@ def _train(config_path, output, ranks: int, probe_dir: Path | None = None) -> su
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow  # about 20 s; the per-rank DDP test stays in the quick set
 def test_two_gloo_ranks_train_what_one_process_trains(tmp_path):
     values = tiny_config_values(tiny_dataset(tmp_path), "ddp", batch_size=16, pairs_per_epoch=64, threads=1)
     values["optim"].update(epochs=2, val_pairs=50)  # dropout is 0 in the tiny network: no per-rank random draws
