@@ -61,6 +61,7 @@ DEFAULT_GREY = True  # the embedded judge rewards more saturation than the GT ha
 DEFAULT_ITERS = 60
 DEFAULT_GT_SIZE = 160
 DEFAULT_CROP_BORDER = 16
+DEFAULT_BATCH = 2
 # BasicSR's training pipeline with rqi_loss's classes registered, run in a child process per arm.
 TRAIN_COMMAND = (sys.executable, "-m", "rqi_loss.basicsr.train")
 
@@ -464,7 +465,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         default="plain",
         help="what both arms' L1 term compares with: the GT itself or the unsharp-masked GT (Real-ESRGAN's recipe)",
     )
-    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="training patches per iteration")
     parser.add_argument("--amp", choices=["bf16", "fp16", "auto"], help="mixed precision for the RQI network")
     parser.add_argument(
         "--no-transforms",
@@ -475,6 +476,18 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
     return args
+
+
+def changed_settings(args: argparse.Namespace) -> str:
+    """The training settings that differ from the shipped defaults, for the summary's title (", batch 4", ...);
+    "" for the defaults."""
+    changed = [
+        f"batch {args.batch}" if args.batch != DEFAULT_BATCH else "",
+        f"{args.gt_size} px patches" if args.gt_size != DEFAULT_GT_SIZE else "",
+        f"crop border {args.crop_border} px" if args.crop_border != DEFAULT_CROP_BORDER else "",
+        "no random transformations" if args.no_transforms else "",
+    ]
+    return "".join(f", {setting}" for setting in changed if setting)
 
 
 def fine_tune_arms(
@@ -564,7 +577,7 @@ def main(
         label += ", the judge seeing grey images"
     if rqi_arm_label and args.l1_target == "plain":
         label += ", L1 against the plain GT"
-    title = f"x4 SR, {label}, {args.iters} iterations, seeds {args.seeds}"
+    title = f"x4 SR, {label}, {args.iters} iterations, seeds {args.seeds}{changed_settings(args)}"
     print(write_outputs(rows, images, {**logs, **arm_logs}, results, title))
     print(f"wrote {results}: summary.md, summary.csv, comparison.png, loss_curves.png, sr/; logs in {workdir / 'logs'}")
     return 0

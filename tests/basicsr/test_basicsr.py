@@ -331,6 +331,13 @@ def test_the_judge_sees_grey_by_default_and_the_reward_cap_only_when_asked(folde
     assert default_rqi["train"]["rqi_opt"]["loss_weight"] == example.DEFAULT_WEIGHT == 0.004
 
 
+def test_the_title_names_the_training_settings_that_differ_from_the_defaults():
+    assert example.changed_settings(example.parse_arguments([])) == ""  # the recorded defaults' titles unchanged
+    flags = ["--batch", "4", "--gt-size", "192", "--crop-border", "8", "--no-transforms"]
+    changed = example.changed_settings(example.parse_arguments(flags))
+    assert changed == ", batch 4, 192 px patches, crop border 8 px, no random transformations"
+
+
 def _arm_defaults() -> dict:
     return {"iters": 2, "gt_size": 64, "batch": 2, "rqi": "tiny-kadid-synth", "rqi_weight": 0.002, "pretrained": None}
 
