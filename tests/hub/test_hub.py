@@ -170,8 +170,15 @@ def test_prefetch_is_a_collective_that_downloads_once(hub, hf_env, tiny_weights)
     assert gets.count("GET") == 1 and gets[:2] == ["HEAD", "GET"]  # rank 0 first; the others only checked
 
 
-@pytest.mark.parametrize("cache", ["symlinks", "no symlinks"])
-@pytest.mark.parametrize("damage", ["tensor_byte", "truncated"])
+@pytest.mark.parametrize(
+    ("damage", "cache"),
+    [
+        ("tensor_byte", "symlinks"),
+        ("truncated", "no symlinks"),
+        pytest.param("tensor_byte", "no symlinks", marks=pytest.mark.slow),  # the other two: about 7 s each
+        pytest.param("truncated", "symlinks", marks=pytest.mark.slow),
+    ],
+)
 def test_unpinned_cache_file_corrupted_after_download_is_refused(hub, hf_env, tiny_weights, tmp_path, damage, cache):
     """No sha256 pin (as maniqa-pipal today): the file is checked on every load against the digest the Hub gave
     at download: the name of its blob in a cache with symlinks; in a cache without them

@@ -68,7 +68,7 @@ def test_judge_moves_and_casts_with_its_holder_but_outer_calls_cannot_unfreeze_i
     assert "network=MANIQARQI" in repr(holder.loss)
 
 
-@pytest.mark.parametrize("placement", ["inside", "outside"])
+@pytest.mark.parametrize("placement", ["inside", pytest.param("outside", marks=pytest.mark.slow)])  # 11 s each
 def test_ddp_neither_broadcasts_nor_reduces_the_judge(placement):
     out = subprocess.run([sys.executable, str(WORKER), placement], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -76,7 +76,7 @@ def float64_reference_gradient(networks) -> torch.Tensor:
     return _sr_gradient(copy.deepcopy(networks[0]).double(), sr, gt, mapped=True)
 
 
-@pytest.mark.slow  # 75 s with its float64 reference gradient (40 s); the fp32 gradient parity stays in the quick set
+@pytest.mark.slow  # 75 s with its float64 reference gradient (40 s)
 @pytest.mark.parametrize("frozen", [True, False], ids=["frozen", "trainable"])  # trainable: without the fold
 def test_sr_gradient_matches_reference_in_float64(networks, float64_reference_gradient, frozen):
     """What a loss step computes, d f(sr, gt) / d sr, through ours (the SR branch alone differentiated, the
@@ -91,6 +91,7 @@ def test_sr_gradient_matches_reference_in_float64(networks, float64_reference_gr
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-10 * expected.abs().max().item())
 
 
+@pytest.mark.slow  # about 30 s; tests/loss/test_loss.py's gradcheck keeps the loss's gradient in the quick set
 def test_sr_gradient_matches_reference_in_float32(networks):
     """The same in fp32 through the frozen network a loss holds. The gradient of a ReLU network is not
     continuous in rounding: on this photograph one ReLU input of the second swin stage lies within fp32

@@ -38,7 +38,7 @@ def _train(config_path, output, ranks: int, probe_dir: Path | None = None) -> su
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.slow  # about 20 s; the per-rank DDP test stays in the quick set
+@pytest.mark.slow  # about 20 s; test_the_global_batch_must_split_over_the_ranks stays in the quick set
 def test_two_gloo_ranks_train_what_one_process_trains(tmp_path):
     values = tiny_config_values(tiny_dataset(tmp_path), "ddp", batch_size=16, pairs_per_epoch=64, threads=1)
     values["optim"].update(epochs=2, val_pairs=50)  # dropout is 0 in the tiny network: no per-rank random draws
@@ -67,6 +67,7 @@ def test_the_global_batch_must_split_over_the_ranks(tmp_path):
     assert result.returncode != 0 and "must be a multiple of the 2 ranks" in result.stderr
 
 
+@pytest.mark.slow  # about 24 s; tests/loss/test_judge_holder.py and tests/metric keep gloo ranks in the quick set
 def test_each_rank_scores_its_share_draws_its_own_randomness_and_the_loss_is_reduced(tmp_path):
     """Probed runs (tests/helpers/ddp_training_probe.py), one process and two gloo ranks, with dropout: each rank scores
     half of the validation pairs (not all of them), rank 0 starts from the random state one process starts from

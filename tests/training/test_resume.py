@@ -100,6 +100,7 @@ def _run_record(output: Path) -> dict:
     return summary
 
 
+@pytest.mark.slow  # about 45 s: three training processes, two of them killed; run by CI with -m slow
 def test_killed_twice_and_resumed_gives_the_uninterrupted_run(tmp_path):
     """Killed inside member 1 before its best epoch and inside member 2 after its best epoch: the histories, best
     records and exported best weights are those of the uninterrupted run."""
