@@ -181,6 +181,18 @@ PLAIN_JUDGES = (
     ),
 )
 RECIPES = {"sharpened": JUDGES, "plain": PLAIN_JUDGES}
+# For scale in the plot: the referees themselves as the RQI arm's loss in each recipe (bench/referee_loss.py).
+REFEREE_LOSSES = {
+    "sharpened": {
+        "1 - HaarPSI, 1": RESULTS / "referee_loss_haarpsi_w1.csv",
+        "1 - VSI, 1": RESULTS / "referee_loss_vsi_w1.csv",
+        "(1 - HaarPSI) + (1 - VSI), 0.3": RESULTS / "referee_loss_haarpsi_vsi_w0.3.csv",
+    },
+    "plain": {
+        "1 - VSI, 1": RESULTS / "referee_loss_plain_vsi_w1.csv",
+        "(1 - HaarPSI) + (1 - VSI), 0.3": RESULTS / "referee_loss_plain_haarpsi_vsi_w0.3.csv",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -248,35 +260,74 @@ def markdown_table(judges: tuple[Judge, ...] = JUDGES) -> str:
     return "\n".join(lines)
 
 
-def plot(path: Path, judges: tuple[Judge, ...] = JUDGES) -> None:
-    """Two panels: KADID-synth sign accuracy against the attack gain at 2/255 (photographs), and that gain
-    against the RQI arm's HaarPSI change (mean over seeds, bars: the seeds' range)."""
+def seed_differences(summary_csv: Path, column: str) -> list[float]:
+    """Per seed, the RQI arm's mean of ``column`` over the held-out images minus the control arm's."""
+    outputs = example("finetune_outputs")
+    return [verdict["delta"][column] for verdict in outputs.verdicts(outputs.read_rows(summary_csv)).values()]
+
+
+def _mean_and_range(values: list[float]) -> tuple[float, list[list[float]]]:
+    """The mean and matplotlib's asymmetric error bar reaching the smallest and the largest value."""
+    mean = statistics.mean(values)
+    return mean, [[mean - min(values)], [max(values) - mean]]
+
+
+def _draw_referee_losses(axis, references: dict[str, Path]) -> None:
+    """The referees themselves as the loss, black, labelled beside their point (HaarPSI against VSI)."""
+    for k, (label, summary_csv) in enumerate(references.items()):
+        vsi, vsi_bar = _mean_and_range(seed_differences(summary_csv, "vsi"))
+        haarpsi, haarpsi_bar = _mean_and_range(seed_differences(summary_csv, "haarpsi"))
+        axis.errorbar(vsi, haarpsi, xerr=vsi_bar, yerr=haarpsi_bar, fmt="x", color="black", capsize=2)
+        axis.annotate(label, (vsi, haarpsi), textcoords="offset points", xytext=(5, 5 - 12 * k), fontsize=7)
+
+
+def _decorate(left, middle, right) -> None:
+    """Axis labels, titles and the targets (dashed lines, the right panel's target region shaded)."""
+    left.axhline(0.85, color="grey", ls="--", lw=1)
+    left.axvline(0.08, color="grey", ls="--", lw=1)
+    left.set(xlabel="attack gain at 2/255, photographs (lower is more robust)", ylabel="KADID-synth sign accuracy")
+    left.set_title("accuracy against robustness (targets: dashed)")
+    middle.axhline(0.002, color="grey", ls="--", lw=1)
+    middle.axhline(0.0, color="black", lw=0.8)
+    middle.set(xlabel="attack gain at 2/255, photographs", ylabel="HaarPSI, RQI arm minus control arm")
+    middle.set_title("main job, seeds 0-2 (target: dashed)")
+    right.set_yscale("symlog", linthresh=0.005, linscale=3)
+    right.axhline(0.0, color="black", lw=0.8)
+    right.axvline(0.0, color="black", lw=0.8)
+    x_high, y_high = max(right.get_xlim()[1], 0.0025), max(right.get_ylim()[1], 0.004)
+    right.fill_between([0.002, x_high], 0.002, y_high, color="tab:green", alpha=0.15, lw=0)
+    right.set(xlim=(None, x_high), ylim=(None, y_high))
+    ticks = [t for t in (-0.02, -0.01, -0.005, -0.002, 0.0, 0.002, 0.005, 0.01) if right.get_ylim()[0] <= t <= y_high]
+    right.set_yticks(ticks, [f"{t:+g}" if t else "0" for t in ticks])
+    right.set(xlabel="VSI, RQI arm minus control arm", ylabel="HaarPSI, RQI arm minus control arm (symlog)")
+    right.set_title("main job: both referees (target: green; black: referees as the loss)")
+
+
+def plot(path: Path, judges: tuple[Judge, ...] = JUDGES, references: dict[str, Path] | None = None) -> None:
+    """Three panels: KADID-synth sign accuracy against the attack gain at 2/255 (photographs), that gain against
+    the RQI arm's HaarPSI change, and its HaarPSI change against its VSI change (means over seeds, bars: the
+    seeds' range), with ``references`` (label -> summary.csv: the referees as the loss) for scale."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.6))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(18, 5.8))
     for k, judge in enumerate(judges):
         colour = f"C{k}"
         measured = Measured.read(judge)
-        accuracy = measured.accuracy["kadid"]["pair_sign_accuracy"]
         gain = measured.gains["photos"][0]
-        haarpsi = measured.differences("haarpsi")
+        haarpsi, haarpsi_bar = _mean_and_range(measured.differences("haarpsi"))
+        vsi, vsi_bar = _mean_and_range(measured.differences("vsi"))
         label = f"{judge.short}, lambda {judge.rqi_weight:g}"
-        left.scatter(gain, accuracy, color=colour, s=40, label=label, marker="os^v"[k % 4])
-        mean = statistics.mean(haarpsi)
-        right.errorbar(
-            gain, mean, yerr=[[mean - min(haarpsi)], [max(haarpsi) - mean]], fmt="o", color=colour, capsize=3
+        marker = "os^v"[k % 4]
+        left.scatter(
+            gain, measured.accuracy["kadid"]["pair_sign_accuracy"], color=colour, s=40, label=label, marker=marker
         )
-    left.axhline(0.85, color="grey", ls="--", lw=1)
-    left.axvline(0.08, color="grey", ls="--", lw=1)
-    left.set(xlabel="attack gain at 2/255, photographs (lower is more robust)", ylabel="KADID-synth sign accuracy")
-    left.set_title("accuracy against robustness (targets: dashed)")
-    right.axhline(0.002, color="grey", ls="--", lw=1)
-    right.axhline(0.0, color="black", lw=0.8)
-    right.set(xlabel="attack gain at 2/255, photographs", ylabel="HaarPSI, RQI arm minus control arm")
-    right.set_title("main job, seeds 0-2 (target: dashed)")
+        middle.errorbar(gain, haarpsi, yerr=haarpsi_bar, fmt="o", color=colour, capsize=3)
+        right.errorbar(vsi, haarpsi, xerr=vsi_bar, yerr=haarpsi_bar, fmt=marker, color=colour, capsize=3)
+    _draw_referee_losses(right, references or {})
+    _decorate(left, middle, right)
     fig.legend(*left.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8)
     fig.tight_layout(rect=(0, 0.12, 1, 1))  # room for the legend below the panels
     fig.savefig(path, dpi=90)
@@ -293,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     judges = RECIPES[args.recipe]
     print(markdown_table(judges))
     if args.plot:
-        plot(args.plot, judges)
+        plot(args.plot, judges, REFEREE_LOSSES[args.recipe])
 
 
 if __name__ == "__main__":
