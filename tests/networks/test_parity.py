@@ -91,7 +91,6 @@ def test_sr_gradient_matches_reference_in_float64(networks, float64_reference_gr
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-10 * expected.abs().max().item())
 
 
-@pytest.mark.slow  # about 30 s; tests/loss/test_loss.py's gradcheck keeps the loss's gradient in the quick set
 def test_sr_gradient_matches_reference_in_float32(networks):
     """The same in fp32 through the frozen network a loss holds. The gradient of a ReLU network is not
     continuous in rounding: on this photograph one ReLU input of the second swin stage lies within fp32
