@@ -195,6 +195,17 @@ REFEREE_LOSSES = {
 }
 
 
+def read_verdicts(summary_csv: Path) -> dict[int, dict]:
+    """The main job's per-seed verdicts (``finetune_outputs.verdicts``) of a recorded ``summary.csv``."""
+    outputs = example("finetune_outputs")
+    return outputs.verdicts(outputs.read_rows(summary_csv))
+
+
+def seed_differences(verdicts: dict[int, dict], column: str) -> list[float]:
+    """Per seed, the RQI arm's mean of ``column`` over the held-out images minus the control arm's."""
+    return [verdict["delta"][column] for verdict in verdicts.values()]
+
+
 @dataclass(frozen=True)
 class Measured:
     """What one judge's files say: held-out accuracy per set, the plain loss's attack gain at 2/255 and 4/255
@@ -211,16 +222,15 @@ class Measured:
         for targets in ("photos", "kadid_pairs"):
             gain = {row["eps_255"]: row["gain"] for row in attacks[targets]}
             gains[targets] = (gain[2.0], gain[4.0])
-        outputs = example("finetune_outputs")
         return cls(
             accuracy=json.loads(judge.accuracy.read_text())["results"],
             gains=gains,
-            verdicts=outputs.verdicts(outputs.read_rows(judge.main_job)),
+            verdicts=read_verdicts(judge.main_job),
         )
 
     def differences(self, column: str) -> list[float]:
         """Per seed, the RQI arm's mean of ``column`` over the held-out images minus the control arm's."""
-        return [verdict["delta"][column] for verdict in self.verdicts.values()]
+        return seed_differences(self.verdicts, column)
 
     def images_above_gt(self) -> str:
         """The held-out images the RQI arm's outputs were judged better than their GT in, in any seed."""
@@ -260,12 +270,6 @@ def markdown_table(judges: tuple[Judge, ...] = JUDGES) -> str:
     return "\n".join(lines)
 
 
-def seed_differences(summary_csv: Path, column: str) -> list[float]:
-    """Per seed, the RQI arm's mean of ``column`` over the held-out images minus the control arm's."""
-    outputs = example("finetune_outputs")
-    return [verdict["delta"][column] for verdict in outputs.verdicts(outputs.read_rows(summary_csv)).values()]
-
-
 def _mean_and_range(values: list[float]) -> tuple[float, list[list[float]]]:
     """The mean and matplotlib's asymmetric error bar reaching the smallest and the largest value."""
     mean = statistics.mean(values)
@@ -275,8 +279,9 @@ def _mean_and_range(values: list[float]) -> tuple[float, list[list[float]]]:
 def _draw_referee_losses(axis, references: dict[str, Path]) -> None:
     """The referees themselves as the loss, black, labelled beside their point (HaarPSI against VSI)."""
     for k, (label, summary_csv) in enumerate(references.items()):
-        vsi, vsi_bar = _mean_and_range(seed_differences(summary_csv, "vsi"))
-        haarpsi, haarpsi_bar = _mean_and_range(seed_differences(summary_csv, "haarpsi"))
+        verdicts = read_verdicts(summary_csv)
+        vsi, vsi_bar = _mean_and_range(seed_differences(verdicts, "vsi"))
+        haarpsi, haarpsi_bar = _mean_and_range(seed_differences(verdicts, "haarpsi"))
         axis.errorbar(vsi, haarpsi, xerr=vsi_bar, yerr=haarpsi_bar, fmt="x", color="black", capsize=2)
         axis.annotate(label, (vsi, haarpsi), textcoords="offset points", xytext=(5, 5 - 12 * k), fontsize=7)
 

@@ -89,11 +89,7 @@ def summary_markdown(rows: list[dict], title: str) -> str:
     lines = [f"# {title}", "", header + " |", "|" + " --- |" * (len(METRICS) + 2)]
     for arm in arms:
         per_seed = [v for (seed, a), v in means.items() if a == arm]
-        cells = []
-        for metric in METRICS:
-            values = [v[metric] for v in per_seed]
-            spread = f" ({min(values):.4f} to {max(values):.4f})" if len(values) > 1 else ""
-            cells.append(f"{np.mean(values):.4f}{spread}")
+        cells = [mean_cell([v[metric] for v in per_seed]) for metric in METRICS]
         lines.append(f"| {arm} | {len(per_seed)} | " + " | ".join(cells) + " |")
     targets = f"targets: {_targets_text()}; no image judged above GT"
     lines += ["", f"RQI arm minus control arm, per seed ({targets}):", ""]
@@ -130,6 +126,12 @@ def image_differences(rows: list[dict]) -> dict[str, dict[str, list[float]]]:
             for m in METRICS:
                 differences[m].append(rqi_row[m] - control_row[m])
     return result
+
+
+def mean_cell(values: list[float], decimals: int = 4) -> str:
+    """'0.8020 (0.8011 to 0.8027)': the mean of the seeds' values and their range, or the one value alone."""
+    spread = f" ({min(values):.{decimals}f} to {max(values):.{decimals}f})" if len(values) > 1 else ""
+    return f"{np.mean(values):.{decimals}f}{spread}"
 
 
 def range_cell(values: list[float], decimals: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import finetune_outputs  # examples/ is on the tests' import path
+from finetune_outputs import mean_cell, range_cell
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = ROOT / "bench" / "results" / "cpu" / "main_job_grey.csv"
@@ -18,16 +19,6 @@ COLUMNS = {
 }
 
 
-def _cell(values: list[float], decimals: int) -> str:
-    """'mean (min to max)' over the seeds' means, or the one value of "before"."""
-    mean = f"{sum(values) / len(values):.{decimals}f}"
-    return mean if len(values) == 1 else f"{mean} ({min(values):.{decimals}f} to {max(values):.{decimals}f})"
-
-
-def _range(values: list[float], decimals: int) -> str:
-    return f"{min(values):+.{decimals}f} to {max(values):+.{decimals}f}"
-
-
 def test_the_readme_table_is_the_recorded_main_job():
     means = finetune_outputs.seed_means(finetune_outputs.read_rows(RECORDED))
     readme = (ROOT / "README.md").read_text().splitlines()
@@ -37,7 +28,7 @@ def test_the_readme_table_is_the_recorded_main_job():
         ("rqi", "RQI (+ 0.004 x RQI, in grey)"),
     ):
         per_seed = [scores for (_, name), scores in means.items() if name == arm]
-        cells = [_cell([scores[column] for scores in per_seed], d) for column, d in COLUMNS.values()]
+        cells = [mean_cell([scores[column] for scores in per_seed], d) for column, d in COLUMNS.values()]
         assert f"| {label} | " + " | ".join(cells) + " |" in readme
 
 
@@ -45,11 +36,16 @@ def test_the_readme_states_the_per_seed_differences_and_the_fine_tunings_own_sca
     rows = finetune_outputs.read_rows(RECORDED)
     readme = " ".join((ROOT / "README.md").read_text().split())
     deltas = [verdict["delta"] for verdict in finetune_outputs.verdicts(rows).values()]
-    assert f"HaarPSI {_range([d['haarpsi'] for d in deltas], 4)}, VSI {_range([d['vsi'] for d in deltas], 4)}" in readme
+    assert (
+        f"HaarPSI {range_cell([d['haarpsi'] for d in deltas], 4)}, VSI {range_cell([d['vsi'] for d in deltas], 4)}"
+        in readme
+    )
     means = finetune_outputs.seed_means(rows)
     before = means[(-1, "before")]
     moved = {
         m: [scores[m] - before[m] for (_, arm), scores in means.items() if arm == "control"] for m in ("vsi", "haarpsi")
     }
-    assert f'VSI from "before" by {_range(moved["vsi"], 4)} (HaarPSI by {_range(moved["haarpsi"], 4)})' in readme
+    assert (
+        f'VSI from "before" by {range_cell(moved["vsi"], 4)} (HaarPSI by {range_cell(moved["haarpsi"], 4)})' in readme
+    )
     assert max(moved["vsi"]) < 0.002  # the VSI target asks more of the RQI term than the whole fine-tuning gives

@@ -92,7 +92,8 @@ def test_the_frontier_plots_referees_as_the_loss_from_their_recorded_runs(recipe
 
     runs = [*frontier.REFEREE_LOSSES[recipe].values(), *(judge.main_job for judge in frontier.RECIPES[recipe])]
     for summary_csv in runs:
-        haarpsi, vsi = (frontier.seed_differences(summary_csv, column) for column in ("haarpsi", "vsi"))
+        verdicts = frontier.read_verdicts(summary_csv)
+        haarpsi, vsi = (frontier.seed_differences(verdicts, column) for column in ("haarpsi", "vsi"))
         assert len(haarpsi) == len(vsi) == 3, summary_csv
         assert min(min(haarpsi), min(vsi)) < 0.002, summary_csv
 
